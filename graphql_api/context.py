@@ -1,0 +1,85 @@
+"""The per-request GraphQL context: runtime, tenant (from the Host), principal (from the
+Bearer credential). Built by a Litestar dependency; resolvers only read it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from definewtf.errors import Invalid, Unauthenticated
+from definewtf.principals import Actor
+from definewtf.services import api_keys, tenants
+from definewtf.services.tenants import TenantRecord
+from definewtf.web import Runtime, bearer_credential, scope_of_host
+from litestar import Request
+from litestar.exceptions import NotAuthorizedException, NotFoundException
+from strawberry.litestar import BaseContext
+from strawberry.types import Info
+
+
+class GraphQLContext(BaseContext, kw_only=True):
+    runtime: Runtime
+    tenant: TenantRecord | None
+    actor: Actor | None
+    #: `scheme://` and `:port` the client used, to render URLs it can reach (SCIM endpoint).
+    origin_scheme: str
+    origin_port: str
+
+    def require_actor(self) -> Actor:
+        if self.actor is None:
+            raise Unauthenticated("send an API key or session token as `Authorization: Bearer …`")
+        return self.actor
+
+    def require_tenant(self) -> TenantRecord:
+        if self.tenant is None:
+            raise Invalid(
+                "this operation needs a tenant host ({slug}."
+                + self.runtime.settings.base_domain
+                + ")"
+            )
+        return self.tenant
+
+    def scim_endpoint(self, slug: str) -> str:
+        return f"{self.origin_scheme}://{slug}.{self.runtime.settings.base_domain}{self.origin_port}/api/scim"
+
+
+def ctx(info: Info[Any, Any]) -> GraphQLContext:
+    context = info.context
+    assert isinstance(context, GraphQLContext)
+    return context
+
+
+async def provide_context(request: Request[Any, Any, Any]) -> GraphQLContext:
+    runtime: Runtime = request.app.state.runtime
+    host = request.headers.get("host")
+    scope = scope_of_host(host, runtime.settings.base_domain)
+    if scope is None:
+        raise NotFoundException("unknown host")
+    tenant = None
+    if scope.slug is not None:
+        tenant = await tenants.find_tenant_by_slug(scope.slug)
+        if tenant is None:
+            raise NotFoundException("unknown tenant")
+    actor = None
+    authorization = request.headers.get("authorization")
+    if authorization is not None:
+        secret = bearer_credential(authorization)
+        try:
+            if secret is None:
+                raise Unauthenticated("malformed Authorization header")
+            actor = await api_keys.authenticate_api_key(
+                tenant_id=None if tenant is None else tenant.id,
+                secret=secret,
+                security=runtime.security,
+            )
+        except Unauthenticated as exc:
+            raise NotAuthorizedException(
+                exc.detail, headers={"WWW-Authenticate": "Bearer"}
+            ) from exc
+    port = (host or "").rpartition(":")[2] if ":" in (host or "") else ""
+    return GraphQLContext(
+        runtime=runtime,
+        tenant=tenant,
+        actor=actor,
+        origin_scheme=request.url.scheme,
+        origin_port=f":{port}" if port else "",
+    )

@@ -1,0 +1,135 @@
+"""The GraphQL schema: queries and mutations delegating to the services."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import strawberry
+from definewtf.errors import Invalid, NotFound
+from definewtf.services import tenants, tokens, users
+from strawberry.types import Info
+
+from graphql_api.context import ctx
+from graphql_api.errors import (
+    EXCEPTION_HANDLERS,
+    ConflictError,
+    DeniedError,
+    InvalidError,
+    NotFoundError,
+)
+from graphql_api.types import (
+    Connection,
+    GeneratedScimToken,
+    ScimToken,
+    Tenant,
+    User,
+    connection,
+    decode_cursor,
+)
+
+MAX_PAGE_SIZE = 100
+
+CreateTenantResult = Annotated[
+    Tenant | ConflictError | InvalidError | DeniedError, strawberry.union("CreateTenantResult")
+]
+GenerateScimTokenResult = Annotated[
+    GeneratedScimToken | InvalidError | DeniedError, strawberry.union("GenerateScimTokenResult")
+]
+RevokeScimTokenResult = Annotated[
+    ScimToken | NotFoundError | DeniedError, strawberry.union("RevokeScimTokenResult")
+]
+
+
+def _page(first: int, after: str | None) -> tuple[int, int]:
+    if not 0 <= first <= MAX_PAGE_SIZE:
+        raise Invalid(f"first must be between 0 and {MAX_PAGE_SIZE}", attribute="first")
+    offset = 0
+    if after is not None:
+        position = decode_cursor(after)
+        if position is None:
+            raise Invalid("invalid cursor", attribute="after")
+        offset = position + 1
+    return offset, first
+
+
+def _uuid(raw: str, resource: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound(resource, raw) from None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The tenant of this host.")
+    async def tenant(self, info: Info[Any, Any]) -> Tenant:
+        context = ctx(info)
+        context.require_actor()
+        tenant = context.require_tenant()
+        return Tenant.of(tenant, context.scim_endpoint(tenant.slug))
+
+    @strawberry.field(description="Users of this tenant, oldest first.")
+    async def users(
+        self, info: Info[Any, Any], first: int = 50, after: str | None = None
+    ) -> Connection[User]:
+        context = ctx(info)
+        offset, limit = _page(first, after)
+        page = await users.list_users(
+            tenant_id=context.require_tenant().id,
+            actor=context.require_actor(),
+            offset=offset,
+            limit=limit,
+        )
+        return connection([User.of(r) for r in page.items], offset=offset, total=page.total)
+
+    @strawberry.field(description="SCIM tokens of this tenant (metadata only), newest first.")
+    async def scim_tokens(self, info: Info[Any, Any]) -> list[ScimToken]:
+        context = ctx(info)
+        rows = await tokens.list_scim_tokens(
+            tenant_id=context.require_tenant().id, actor=context.require_actor()
+        )
+        return [ScimToken.of(row) for row in rows]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Create a tenant (platform operators).")
+    async def create_tenant(
+        self, info: Info[Any, Any], slug: str, name: str | None = None
+    ) -> CreateTenantResult:
+        context = ctx(info)
+        record = await tenants.create_tenant(slug=slug, name=name, actor=context.require_actor())
+        return Tenant.of(record, context.scim_endpoint(record.slug))
+
+    @strawberry.mutation(
+        description="Generate a SCIM token for this tenant; the previous ones are revoked "
+        "(after `overlapMinutes`, default at once). The plaintext is returned this once."
+    )
+    async def generate_scim_token(
+        self, info: Info[Any, Any], expires_in_days: int | None = None, overlap_minutes: int = 0
+    ) -> GenerateScimTokenResult:
+        context = ctx(info)
+        issued = await tokens.generate_scim_token(
+            tenant_id=context.require_tenant().id,
+            actor=context.require_actor(),
+            security=context.runtime.security,
+            expires_in_days=expires_in_days,
+            overlap_minutes=overlap_minutes,
+        )
+        return GeneratedScimToken(token=issued.token, scim_token=ScimToken.of(issued.info))
+
+    @strawberry.mutation(description="Revoke a SCIM token now.")
+    async def revoke_scim_token(
+        self, info: Info[Any, Any], id: strawberry.ID
+    ) -> RevokeScimTokenResult:
+        context = ctx(info)
+        revoked = await tokens.revoke_scim_token(
+            tenant_id=context.require_tenant().id,
+            token_id=_uuid(id, "ScimToken"),
+            actor=context.require_actor(),
+        )
+        return ScimToken.of(revoked)
+
+
+schema = strawberry.Schema(query=Query, mutation=Mutation, exception_handlers=EXCEPTION_HANDLERS)

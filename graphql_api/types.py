@@ -1,0 +1,152 @@
+"""GraphQL object types: thin views of service records."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Generic, TypeVar
+
+import strawberry
+from definewtf.clock import utcnow
+from definewtf.services.tenants import TenantRecord
+from definewtf.services.tokens import ROTATION_DUE_DAYS, ScimTokenInfo
+from definewtf.services.users import UserRecord
+
+N = TypeVar("N")
+
+
+@strawberry.type
+class Tenant:
+    id: strawberry.ID
+    slug: str
+    name: str
+    created_at: datetime | None
+    scim_endpoint: str = strawberry.field(description="The SCIM base URL to enter in the IdP.")
+
+    @classmethod
+    def of(cls, record: TenantRecord, scim_endpoint: str) -> Tenant:
+        return cls(
+            id=strawberry.ID(str(record.id)),
+            slug=record.slug,
+            name=record.name,
+            created_at=record.created_at,
+            scim_endpoint=scim_endpoint,
+        )
+
+
+@strawberry.type
+class ScimToken:
+    """Metadata of a SCIM token. The secret is never readable after generation."""
+
+    id: strawberry.ID
+    prefix: str
+    created_at: datetime
+    created_by: str
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    active: bool
+    age_days: int
+    rotation_due: bool
+
+    @classmethod
+    def of(cls, info: ScimTokenInfo) -> ScimToken:
+        now = utcnow()
+        age_days = (now - info.created_at).days
+        return cls(
+            id=strawberry.ID(str(info.id)),
+            prefix=info.prefix,
+            created_at=info.created_at,
+            created_by=info.created_by,
+            last_used_at=info.last_used_at,
+            expires_at=info.expires_at,
+            revoked_at=info.revoked_at,
+            active=info.active(now),
+            age_days=age_days,
+            rotation_due=info.active(now) and age_days >= ROTATION_DUE_DAYS,
+        )
+
+
+@strawberry.type
+class GeneratedScimToken:
+    token: str = strawberry.field(
+        description="The plaintext token. Shown this once; store it in the IdP now."
+    )
+    scim_token: ScimToken
+
+
+@strawberry.type
+class User:
+    id: strawberry.ID
+    user_name: str
+    active: bool
+    external_id: str | None
+    display_name: str | None
+    given_name: str | None
+    family_name: str | None
+    email: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, record: UserRecord) -> User:
+        return cls(
+            id=strawberry.ID(str(record.id)),
+            user_name=record.user_name,
+            active=record.active,
+            external_id=record.external_id,
+            display_name=record.display_name,
+            given_name=record.given_name,
+            family_name=record.family_name,
+            email=record.email,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[N]):
+    cursor: str
+    node: N
+
+
+@strawberry.type
+class Connection(Generic[N]):
+    edges: list[Edge[N]]
+    page_info: PageInfo
+    total_count: int
+
+
+# Cursors are opaque to clients; today they encode an offset.
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int | None:
+    try:
+        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        return int(value) if kind == "o" and int(value) >= 0 else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def connection(nodes: list[N], *, offset: int, total: int) -> Connection[N]:
+    edges = [Edge(cursor=encode_cursor(offset + i), node=node) for i, node in enumerate(nodes)]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=offset + len(nodes) < total,
+            has_previous_page=offset > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=total,
+    )

@@ -1,0 +1,1 @@
+"""define.wtf identity platform: the core (tables, services, security, app factory, CLI)."""

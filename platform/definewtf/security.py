@@ -1,0 +1,174 @@
+"""Secrets: generation, argon2 hashing off the event loop, and the verified-secret cache.
+
+A credential (SCIM token, API key, session token) is 64 random alphanumerics from `secrets`.
+Its first `PREFIX_LENGTH` characters are stored in clear as the lookup prefix, so a request
+finds its one row with one indexed read; the whole credential is stored only as an argon2id
+hash. argon2 costs ~150 ms and 64 MiB by design, so:
+
+- it runs in a worker thread, at most `argon2_threads` at a time, never on the event loop;
+- a verdict is remembered in process (`VerifiedSecrets`) under an HMAC-SHA256 of the secret
+  keyed with a per-process random key, for `token_cache_seconds`; the plaintext is never kept;
+- concurrent first requests with the same secret share one verification (single flight),
+  so argon2 runs at most once per credential per process and cache period.
+
+Revocation and expiry are *not* cached: the caller reads the credential row on every request
+and checks them before consulting this cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import string
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from uuid import UUID
+
+import anyio.to_thread
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from definewtf.settings import Argon2Cost, Settings
+
+ALPHABET = string.ascii_letters + string.digits
+SECRET_LENGTH = 64
+PREFIX_LENGTH = 12
+
+
+def new_secret() -> str:
+    """64 characters drawn uniformly from [A-Za-z0-9] by the CSPRNG (≈381 bits)."""
+    return "".join(secrets.choice(ALPHABET) for _ in range(SECRET_LENGTH))
+
+
+def prefix_of(secret: str) -> str:
+    return secret[:PREFIX_LENGTH]
+
+
+def is_well_formed(secret: str) -> bool:
+    """Cheap shape check before any database read: exactly our alphabet and length."""
+    return len(secret) == SECRET_LENGTH and all(c in ALPHABET for c in secret)
+
+
+class Hasher:
+    """argon2id in worker threads, bounded so that a burst cannot exhaust memory."""
+
+    def __init__(self, cost: Argon2Cost, threads: int) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=cost.time_cost,
+            memory_cost=cost.memory_cost_kib,
+            parallelism=cost.parallelism,
+        )
+        # A threading semaphore, not an anyio limiter: it is not bound to an event loop, so
+        # one Hasher serves apps running on different loops (tests run several).
+        self._slots = threading.BoundedSemaphore(threads)
+        self.verifications = 0  # observable by tests: how often argon2 verify really ran
+
+    def _bounded(self, fn: Callable[[], object]) -> object:
+        with self._slots:
+            return fn()
+
+    async def hash(self, secret: str) -> str:
+        result = await anyio.to_thread.run_sync(self._bounded, lambda: self._hasher.hash(secret))
+        return str(result)
+
+    async def verify(self, secret_hash: str, secret: str) -> bool:
+        def check() -> bool:
+            self.verifications += 1
+            try:
+                return self._hasher.verify(secret_hash, secret)
+            except (VerificationError, InvalidHashError):
+                return False
+
+        return bool(await anyio.to_thread.run_sync(self._bounded, check))
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    credential_id: UUID
+    ok: bool
+    expires: float
+
+
+class VerifiedSecrets:
+    """Remembers argon2 verdicts per (credential row, secret) for a short time."""
+
+    MAX_ENTRIES = 50_000
+    #: Failed verdicts are kept briefly: a misconfigured client retrying a wrong secret costs
+    #: one argon2 run per minute, not one per request.
+    NEGATIVE_TTL = 60.0
+
+    def __init__(self, hasher: Hasher, ttl_seconds: float) -> None:
+        self._hasher = hasher
+        self._ttl = ttl_seconds
+        self._key = secrets.token_bytes(32)
+        self._entries: OrderedDict[bytes, _Verdict] = OrderedDict()
+        self._inflight: dict[tuple[asyncio.AbstractEventLoop, bytes], asyncio.Future[bool]] = {}
+
+    def _digest(self, secret: str) -> bytes:
+        return hmac.new(self._key, secret.encode(), hashlib.sha256).digest()
+
+    async def verify(self, *, credential_id: UUID, secret_hash: str, secret: str) -> bool:
+        digest = self._digest(secret)
+        now = time.monotonic()
+        cached = self._entries.get(digest)
+        if cached is not None and cached.credential_id == credential_id and cached.expires > now:
+            return cached.ok
+        key = (asyncio.get_running_loop(), digest)
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            ok = await self._hasher.verify(secret_hash, secret)
+            future.set_result(ok)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters (if any) re-raise it
+            raise
+        finally:
+            del self._inflight[key]
+        self._remember(
+            digest,
+            _Verdict(
+                credential_id, ok, now + (self._ttl if ok else min(self._ttl, self.NEGATIVE_TTL))
+            ),
+        )
+        return ok
+
+    def _remember(self, digest: bytes, verdict: _Verdict) -> None:
+        self._entries[digest] = verdict
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self.MAX_ENTRIES:
+            self._entries.popitem(last=False)
+
+
+class UsageClock:
+    """Decides when `last_used_at` is worth a write: at most once per interval per credential
+    and process, instead of a database write on every request."""
+
+    def __init__(self, interval_seconds: float) -> None:
+        self._interval = interval_seconds
+        self._last_written: dict[UUID, float] = {}
+
+    def due(self, credential_id: UUID) -> bool:
+        now = time.monotonic()
+        last = self._last_written.get(credential_id)
+        if last is not None and now - last < self._interval:
+            return False
+        self._last_written[credential_id] = now
+        return True
+
+
+class Security:
+    """The per-process security state: one per app (and one per CLI invocation)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.hasher = Hasher(settings.argon2, settings.argon2_threads)
+        self.verified = VerifiedSecrets(self.hasher, settings.token_cache_seconds)
+        self.usage = UsageClock(settings.last_used_write_interval_seconds)

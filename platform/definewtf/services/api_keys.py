@@ -1,0 +1,154 @@
+"""API keys (per user, for scripts and the admin frontend) and admin bootstrap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from definewtf.clock import utcnow
+from definewtf.db import unique_violation_as, write_transaction
+from definewtf.errors import Conflict, Unauthenticated
+from definewtf.principals import Actor, require_operator
+from definewtf.security import Security
+from definewtf.services import audit, tenants
+from definewtf.services.credentials import check_secret, issue_secret
+from definewtf.tables import ApiKey, User, UserRole
+from definewtf.text import fold
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedApiKey:
+    key: str
+    id: UUID
+    prefix: str
+    user_id: UUID
+    created_at: datetime
+
+    def __repr__(self) -> str:
+        return f"IssuedApiKey(key='***', id={self.id!r}, prefix={self.prefix!r})"
+
+
+async def create_admin(
+    *, email: str, tenant_slug: str | None, actor: Actor, security: Security
+) -> IssuedApiKey:
+    """An admin of `tenant_slug` (or, without one, a platform operator) with a new API key.
+
+    An existing user of that userName is promoted rather than duplicated.
+    """
+    require_operator(actor)
+    if tenant_slug is None:
+        tenant = await tenants.ensure_platform_tenant(actor=actor)
+        role_name = "operator"
+    else:
+        tenant = await tenants.get_tenant_by_slug(slug=tenant_slug)
+        role_name = "admin"
+    role_id = await tenants.role_id(tenant_id=tenant.id, name=role_name)
+    secret = await issue_secret(security)
+    now = utcnow()
+    async with write_transaction():
+        row = await (
+            User.select(User.id)
+            .where((User.tenant == tenant.id) & (User.user_name_ci == fold(email)))
+            .first()
+        )
+        if row is None:
+            user = User(
+                tenant=tenant.id,
+                user_name=email,
+                user_name_ci=fold(email),
+                email=email,
+                email_ci=fold(email),
+                active=True,
+                created_at=now,
+                updated_at=now,
+                attributes={"emails": [{"value": email, "primary": True}]},
+            )
+            await User.insert(user)
+            user_id = user.id
+        else:
+            user_id = UUID(str(row["id"]))
+            await User.update({User.deleted_at: None, User.active: True}).where(User.id == user_id)
+        has_role = await UserRole.exists().where(
+            (UserRole.tenant == tenant.id) & (UserRole.user == user_id) & (UserRole.role == role_id)
+        )
+        if not has_role:
+            await UserRole.insert(
+                UserRole(tenant=tenant.id, user=user_id, role=role_id, created_at=now)
+            )
+        key = ApiKey(
+            tenant=tenant.id,
+            user=user_id,
+            name=f"{role_name} key",
+            prefix=secret.prefix,
+            secret_hash=secret.secret_hash,
+            created_at=now,
+        )
+        with unique_violation_as(Conflict("ApiKey", "prefix")):
+            await ApiKey.insert(key)
+        await audit.record(
+            tenant_id=tenant.id,
+            actor=actor,
+            action="api_key.create",
+            target_type="api_key",
+            target_id=key.id,
+            after={"prefix": secret.prefix, "user": email, "role": role_name},
+        )
+    return IssuedApiKey(
+        key=secret.plaintext, id=key.id, prefix=secret.prefix, user_id=user_id, created_at=now
+    )
+
+
+async def authenticate_api_key(*, tenant_id: UUID | None, secret: str, security: Security) -> Actor:
+    """The principal of an API key presented on a tenant's host (`tenant_id`) or on the
+    platform host (None). A key of another tenant is refused; an operator's key (held in
+    the platform tenant) works everywhere."""
+    platform = await tenants.platform_tenant_id()
+    candidates = [t for t in (tenant_id, platform) if t is not None]
+    for candidate in dict.fromkeys(candidates):
+        try:
+            row = await check_secret(
+                ApiKey,
+                tenant_id=candidate,
+                secret=secret,
+                security=security,
+                columns=(ApiKey.user, ApiKey.prefix),
+            )
+        except Unauthenticated:
+            continue
+        return await _actor_for(
+            tenant_id=candidate,
+            user_id=UUID(str(row["user"])),
+            credential_id=UUID(str(row["id"])),
+            prefix=row["prefix"],
+        )
+    raise Unauthenticated("invalid or expired credential")
+
+
+async def _actor_for(*, tenant_id: UUID, user_id: UUID, credential_id: UUID, prefix: str) -> Actor:
+    user = await (
+        User.select(User.user_name, User.active, User.deleted_at)
+        .where((User.tenant == tenant_id) & (User.id == user_id))
+        .first()
+    )
+    # A deactivated or deleted user's keys stop working at once.
+    if user is None or not user["active"] or user["deleted_at"] is not None:
+        raise Unauthenticated("invalid or expired credential")
+    permissions = await _permissions(tenant_id=tenant_id, user_id=user_id)
+    return Actor(
+        kind="api_key",
+        tenant_id=tenant_id,
+        label=f"{user['user_name']} (key {prefix})",
+        permissions=permissions,
+        user_id=user_id,
+        credential_id=credential_id,
+    )
+
+
+async def _permissions(*, tenant_id: UUID, user_id: UUID) -> frozenset[str]:
+    rows = await (
+        UserRole.select(UserRole.role.permissions)
+        .where((UserRole.tenant == tenant_id) & (UserRole.user == user_id))
+        .output(load_json=True)
+    )
+    return frozenset(p for row in rows for p in (row["role.permissions"] or []))

@@ -1,0 +1,80 @@
+"""What SCIM tokens, API keys and sessions share: issue a secret, check one on a request.
+
+A credential table has `tenant`, `prefix`, `secret_hash`, `expires_at`, `revoked_at` and
+`last_used_at`. Checking a presented secret costs one indexed read on `(tenant, prefix)`;
+revocation and expiry are read from that row on every request, so they take effect on the very
+next request on every worker. argon2 runs only for a well-formed secret whose row is live, and
+then at most once per process and cache period (`definewtf.security.VerifiedSecrets`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from piccolo.table import Table
+
+from definewtf.clock import utcnow
+from definewtf.db import write_transaction
+from definewtf.errors import Unauthenticated
+from definewtf.security import Security, is_well_formed, new_secret, prefix_of
+
+
+@dataclass(frozen=True, slots=True)
+class NewSecret:
+    plaintext: str
+    prefix: str
+    secret_hash: str
+
+
+async def issue_secret(security: Security) -> NewSecret:
+    """A fresh secret and its argon2 hash. Call it *before* opening the write transaction:
+    argon2 takes ~150 ms and must not hold the write lock."""
+    plaintext = new_secret()
+    return NewSecret(plaintext, prefix_of(plaintext), await security.hasher.hash(plaintext))
+
+
+def is_live(row: dict[str, Any], now: datetime) -> bool:
+    revoked_at = row["revoked_at"]
+    expires_at = row["expires_at"]
+    if revoked_at is not None and revoked_at <= now:
+        return False
+    return expires_at is None or expires_at > now
+
+
+async def check_secret(
+    table: type[Table],
+    *,
+    tenant_id: UUID,
+    secret: str,
+    security: Security,
+    columns: tuple[Any, ...] = (),
+) -> dict[str, Any]:
+    """The live row of `table` that `secret` opens in `tenant_id`, or Unauthenticated.
+
+    Every refusal says the same thing: a caller learns nothing about which check failed.
+    """
+    refused = Unauthenticated("invalid or expired credential")
+    if not is_well_formed(secret):
+        raise refused
+    t: Any = table
+    row = await (
+        table.select(t.id, t.secret_hash, t.expires_at, t.revoked_at, *columns)
+        .where((t.tenant == tenant_id) & (t.prefix == prefix_of(secret)))
+        .first()
+    )
+    now = utcnow()
+    if row is None or not is_live(row, now):
+        raise refused
+    credential_id = UUID(str(row["id"]))
+    ok = await security.verified.verify(
+        credential_id=credential_id, secret_hash=row["secret_hash"], secret=secret
+    )
+    if not ok:
+        raise refused
+    if security.usage.due(credential_id):
+        async with write_transaction():
+            await table.update({t.last_used_at: now}).where(t.id == credential_id)
+    return row

@@ -1,0 +1,238 @@
+"""Users: create (or restore a soft-deleted one), read, list with compiled criteria.
+
+The stored representation is the `attributes` JSON (what the IdP sent, minus id, meta and
+password) plus indexed projection columns. Callers give both in `UserData`; this module never
+parses a wire format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from piccolo.custom_types import Combinable
+
+from definewtf.clock import utcnow
+from definewtf.db import unique_violation_as, write_transaction
+from definewtf.errors import Conflict, Invalid, NotFound
+from definewtf.principals import SCIM_PROVISION, TENANT_ADMIN, Actor, require_any
+from definewtf.security import Security
+from definewtf.services import audit
+from definewtf.tables import User
+from definewtf.text import fold
+
+MAX_USER_NAME_LENGTH = 256
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class UserData:
+    """What a caller may set on a user."""
+
+    user_name: str
+    active: bool = True
+    external_id: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    display_name: str | None = None
+    email: str | None = None
+    #: The full representation to keep (SCIM attributes the columns don't model).
+    attributes: dict[str, Any] = field(default_factory=dict)
+    #: Plaintext; hashed with argon2 before storage, never kept or returned.
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: UUID
+    tenant_id: UUID
+    user_name: str
+    active: bool
+    external_id: str | None
+    given_name: str | None
+    family_name: str | None
+    display_name: str | None
+    email: str | None
+    attributes: dict[str, Any]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UserPage:
+    total: int
+    items: list[UserRecord]
+
+
+_COLUMNS = (
+    User.id,
+    User.tenant,
+    User.user_name,
+    User.active,
+    User.external_id,
+    User.given_name,
+    User.family_name,
+    User.display_name,
+    User.email,
+    User.attributes,
+    User.version,
+    User.created_at,
+    User.updated_at,
+)
+
+
+def _record(row: dict[str, Any]) -> UserRecord:
+    return UserRecord(
+        id=UUID(str(row["id"])),
+        tenant_id=UUID(str(row["tenant"])),
+        user_name=row["user_name"],
+        active=bool(row["active"]),
+        external_id=row["external_id"],
+        given_name=row["given_name"],
+        family_name=row["family_name"],
+        display_name=row["display_name"],
+        email=row["email"],
+        attributes=row["attributes"] or {},
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _visible(tenant_id: UUID) -> Combinable:
+    """Rows of this tenant that SCIM and the API see: not soft-deleted."""
+    return (User.tenant == tenant_id) & User.deleted_at.is_null()
+
+
+def _columns_of(data: UserData) -> dict[Any, Any]:
+    user_name = data.user_name.strip()
+    if not user_name:
+        raise Invalid("userName is required", attribute="userName")
+    if len(user_name) > MAX_USER_NAME_LENGTH:
+        raise Invalid(
+            f"userName is longer than {MAX_USER_NAME_LENGTH} characters", attribute="userName"
+        )
+    return {
+        User.user_name: user_name,
+        User.user_name_ci: fold(user_name),
+        User.active: data.active,
+        User.external_id: data.external_id,
+        User.given_name: data.given_name,
+        User.family_name: data.family_name,
+        User.display_name: data.display_name,
+        User.email: data.email,
+        User.email_ci: None if data.email is None else fold(data.email),
+        User.attributes: data.attributes,
+    }
+
+
+async def create_user(
+    *, tenant_id: UUID, data: UserData, actor: Actor, security: Security
+) -> UserRecord:
+    """Create a user. userName is unique per tenant case-insensitively (by the database).
+
+    Re-creating the userName of a soft-deleted user restores that user (same id, history
+    kept) with the new attributes: DESIGN.md §5.
+    """
+    require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
+    values = _columns_of(data)
+    password_hash = None if data.password is None else await security.hasher.hash(data.password)
+    now = utcnow()
+    conflict = Conflict("User", "userName", f"userName {data.user_name!r} is already taken")
+    async with write_transaction():
+        existing = await (
+            User.select(User.id, User.deleted_at, User.version)
+            .where((User.tenant == tenant_id) & (User.user_name_ci == values[User.user_name_ci]))
+            .first()
+        )
+        if existing is not None and existing["deleted_at"] is None:
+            raise conflict
+        if existing is not None:
+            user_id = UUID(str(existing["id"]))
+            await User.update(
+                {
+                    **values,
+                    User.deleted_at: None,
+                    User.password_hash: password_hash,
+                    User.version: existing["version"] + 1,
+                    User.updated_at: now,
+                }
+            ).where(User.id == user_id)
+            action = "user.restore"
+        else:
+            user = User(
+                tenant=tenant_id,
+                password_hash=password_hash,
+                created_at=now,
+                updated_at=now,
+                version=1,
+            )
+            for column, value in values.items():
+                setattr(user, column._meta.name, value)
+            with unique_violation_as(conflict):
+                await User.insert(user)
+            user_id = user.id
+            action = "user.create"
+        record = await _get(tenant_id, user_id)
+        await audit.record(
+            tenant_id=tenant_id,
+            actor=actor,
+            action=action,
+            target_type="user",
+            target_id=user_id,
+            after=_audit_view(record),
+        )
+    return record
+
+
+async def get_user(*, tenant_id: UUID, user_id: UUID, actor: Actor) -> UserRecord:
+    require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
+    return await _get(tenant_id, user_id)
+
+
+async def _get(tenant_id: UUID, user_id: UUID) -> UserRecord:
+    row = await (
+        User.select(*_COLUMNS)
+        .where(_visible(tenant_id) & (User.id == user_id))
+        .output(load_json=True)
+        .first()
+    )
+    if row is None:
+        raise NotFound("User", user_id)
+    return _record(row)
+
+
+async def list_users(
+    *,
+    tenant_id: UUID,
+    actor: Actor,
+    criteria: Combinable | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> UserPage:
+    """One page of the tenant's users matching `criteria` (a compiled Piccolo clause), in a
+    stable order, with the exact total. Filtering, ordering and counting happen in SQL."""
+    require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
+    if offset < 0 or not 0 <= limit <= MAX_PAGE_SIZE:
+        raise Invalid("page out of range")
+    where = _visible(tenant_id) if criteria is None else _visible(tenant_id) & criteria
+    total = await User.count().where(where)
+    if limit == 0:
+        return UserPage(total=total, items=[])
+    rows = await (
+        User.select(*_COLUMNS)
+        .where(where)
+        .order_by(User.created_at)
+        .order_by(User.id)
+        .offset(offset)
+        .limit(limit)
+        .output(load_json=True)
+    )
+    return UserPage(total=total, items=[_record(row) for row in rows])
+
+
+def _audit_view(record: UserRecord) -> dict[str, Any]:
+    return {"userName": record.user_name, "active": record.active, "externalId": record.external_id}

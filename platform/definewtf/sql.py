@@ -1,0 +1,59 @@
+"""SQL pieces Piccolo lacks, identical on SQLite and PostgreSQL (STACK_NOTES.md)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from piccolo.columns import Column
+from piccolo.columns.combination import WhereRaw
+from piccolo.custom_types import Combinable
+
+
+def is_not_true(inner: Combinable) -> Combinable:
+    """`(clause) IS NOT TRUE`: the negation of a match in two-valued logic.
+
+    Plain SQL `NOT` is three-valued: `NOT (display_name = 'x')` drops rows whose display_name
+    is NULL. A SCIM `not (…)` (and `ne`) must keep them: an unassigned attribute does not
+    equal "x", so it matches the negation. `IS NOT TRUE` works on SQLite and PostgreSQL.
+    """
+    return WhereRaw("(({}) IS NOT TRUE)", inner.querystring)
+
+
+def escape_like(value: str) -> str:
+    """Make `%`, `_` and `\\` literal in a LIKE pattern (used with ESCAPE '\\')."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def like(column: Column, kind: Literal["co", "sw", "ew"], value: str) -> Combinable:
+    """Substring / prefix / suffix match of a stored value, with the value's wildcards literal.
+
+    Case: compare a folded `*_ci` column with a folded value for case-insensitive attributes.
+    SQLite's LIKE is ASCII-case-insensitive by default, so `case_sensitive_like` must not be
+    relied on; callers fold both sides.
+    """
+    pattern = escape_like(value)
+    pattern = {"co": f"%{pattern}%", "sw": f"{pattern}%", "ew": f"%{pattern}"}[kind]
+    name = column._meta.get_full_name(with_alias=False)
+    # GLOB-free, ESCAPE-explicit LIKE; on SQLite LIKE is case-insensitive for ASCII, which is
+    # harmless on folded columns and wrong on case-exact ones, hence the extra equality of
+    # substr() for case-exact matching in `like_exact`.
+    return WhereRaw(f"{name} LIKE {{}} ESCAPE '\\'", pattern)
+
+
+def like_exact(column: Column, kind: Literal["co", "sw", "ew"], value: str) -> Combinable:
+    """Case-exact substring / prefix / suffix match on both engines.
+
+    PostgreSQL's LIKE is case-sensitive; SQLite's is not (for ASCII). `instr()` / `substr()`
+    exist on both engines (PostgreSQL: `strpos`), so case-exact matching uses LIKE to use the
+    index where possible and a byte-exact check to settle the case.
+    """
+    name = column._meta.get_full_name(with_alias=False)
+    base = like(column, kind, value)
+    exact: dict[str, str] = {
+        "sw": f"substr({name}, 1, {{}}) = {{}}",
+        "ew": f"substr({name}, length({name}) - {{}} + 1) = {{}}",
+    }
+    if kind == "co":
+        return base & WhereRaw(f"replace({name}, {{}}, '') <> {name}", value)
+    args: Any = (len(value), value)
+    return base & WhereRaw(exact[kind], *args)

@@ -1,0 +1,49 @@
+"""Who and where a SCIM request is: the tenant from the Host, the principal from the token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from definewtf.errors import NotFound, Unauthenticated
+from definewtf.principals import Actor
+from definewtf.security import Security
+from definewtf.services import tenants, tokens
+from definewtf.services.tenants import TenantRecord
+from definewtf.web import Runtime, bearer_credential, scope_of_host
+from litestar import Request
+
+SCIM_PATH = "/api/scim"
+
+
+@dataclass(frozen=True, slots=True)
+class ScimContext:
+    tenant: TenantRecord
+    actor: Actor
+    security: Security
+    #: The service provider's base URL as the client reached it, for `meta.location`.
+    base_url: str
+
+    def location(self, resource_type: str, resource_id: object) -> str:
+        return f"{self.base_url}/{resource_type}/{resource_id}"
+
+
+async def provide_scim_context(request: Request[Any, Any, Any]) -> ScimContext:
+    """Resolve the tenant (unknown host → 404) then the Bearer token (→ 401)."""
+    runtime: Runtime = request.app.state.runtime
+    scope = scope_of_host(request.headers.get("host"), runtime.settings.base_domain)
+    tenant = (
+        None
+        if scope is None or scope.slug is None
+        else await tenants.find_tenant_by_slug(scope.slug)
+    )
+    if tenant is None:
+        raise NotFound("Tenant")
+    secret = bearer_credential(request.headers.get("authorization"))
+    if secret is None:
+        raise Unauthenticated("a Bearer token is required")
+    actor = await tokens.authenticate_scim(
+        tenant_id=tenant.id, secret=secret, security=runtime.security
+    )
+    base_url = f"{request.url.scheme}://{request.headers.get('host')}{SCIM_PATH}"
+    return ScimContext(tenant=tenant, actor=actor, security=runtime.security, base_url=base_url)

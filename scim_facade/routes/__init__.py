@@ -1,0 +1,1 @@
+"""SCIM resource routes, one module per resource type."""

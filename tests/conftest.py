@@ -1,0 +1,191 @@
+"""The suite runs unchanged on SQLite and on PostgreSQL.
+
+Engine choice: `DATABASE_URL` unset or `sqlite…` → a fresh SQLite file in a temporary folder;
+`postgresql://…/db` → that server, on a fresh database `dwtf_test_<random>` created for this
+run and dropped at its end (runs never see each other's data). Migrations are applied once per
+session with `definewtf migrate`'s code; each test starts from empty tables.
+
+Tests talk to the real app over HTTP (Litestar's AsyncTestClient on the test's event loop, or
+a real uvicorn/CLI subprocess), with real argon2id at a cheap cost (`TEST_ARGON2`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from definewtf.app import create_app
+from definewtf.db import Database
+from definewtf.migrate import migrate
+from definewtf.principals import CLI_ACTOR
+from definewtf.security import Security
+from definewtf.services import api_keys, tenants, tokens
+from definewtf.services.tenants import TenantRecord
+from definewtf.settings import Argon2Cost, Settings
+from definewtf.tables import ALL_TABLES
+from litestar import Litestar
+
+#: Real argon2id, cheap enough for a test suite (the production default is 3 / 64 MiB / 4).
+TEST_ARGON2 = Argon2Cost(time_cost=1, memory_cost_kib=8192, parallelism=1)
+TEST_ARGON2_ENV = "1,8192,1"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
+            item.add_marker(pytest.mark.anyio)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _is_postgres(url: str) -> bool:
+    return url.startswith(("postgres://", "postgresql://"))
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    given = os.environ.get("DATABASE_URL", "")
+    if _is_postgres(given):
+        name = f"dwtf_test_{secrets.token_hex(4)}"
+
+        async def admin(sql: str) -> None:
+            conn = await asyncpg.connect(given)
+            try:
+                await conn.execute(sql)
+            finally:
+                await conn.close()
+
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        url = _with_database(given, name)
+        asyncio.run(migrate(Database(url)))
+        try:
+            yield url
+        finally:
+            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    else:
+        with tempfile.TemporaryDirectory(prefix="dwtf-test-") as folder:
+            url = f"sqlite:///{Path(folder) / 'test.sqlite3'}"
+            asyncio.run(migrate(Database(url)))
+            yield url
+
+
+@pytest.fixture
+def engine_name(database_url: str) -> str:
+    return "postgresql" if _is_postgres(database_url) else "sqlite"
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url, base_domain="localhost", argon2=TEST_ARGON2, environment="test"
+    )
+
+
+@pytest.fixture
+def cli_env(database_url: str) -> dict[str, str]:
+    """The environment for `definewtf` and uvicorn subprocesses on the test database."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DEFINEWTF_BASE_DOMAIN"}
+    }
+    env.update(
+        DATABASE_URL=database_url, DEFINEWTF_ARGON2_COST=TEST_ARGON2_ENV, PYTHONUNBUFFERED="1"
+    )
+    return env
+
+
+async def _truncate(database_url: str) -> None:
+    database = Database(database_url)
+    tables = ", ".join(table._meta.tablename for table in ALL_TABLES)
+    if _is_postgres(database_url):
+        await database.engine.run_ddl(f"TRUNCATE {tables} CASCADE")
+    else:
+        for table in reversed(ALL_TABLES):
+            await database.engine.run_ddl(f"DELETE FROM {table._meta.tablename}")  # noqa: S608
+
+
+@pytest.fixture(autouse=True)
+def clean_slate(database_url: str) -> None:
+    """Every test starts from empty tables (schema kept)."""
+    asyncio.run(_truncate(database_url))
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app, addressed to the `acme` tenant's host.
+
+    The app runs on the test's own event loop (Litestar's AsyncTestClient would run it in a
+    portal thread with another loop, and the PostgreSQL pool cannot be shared across loops),
+    so a test may call services directly between requests.
+    """
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(transport=transport, base_url="http://acme.localhost") as c,
+    ):
+        yield c
+
+
+@pytest.fixture
+def security(app: Litestar) -> Security:
+    runtime = app.state.runtime
+    assert isinstance(runtime.security, Security)
+    return runtime.security
+
+
+@pytest.fixture
+async def acme(client: httpx.AsyncClient) -> TenantRecord:
+    return await tenants.create_tenant(slug="acme", name="Acme Corp", actor=CLI_ACTOR)
+
+
+@pytest.fixture
+async def globex(client: httpx.AsyncClient) -> TenantRecord:
+    return await tenants.create_tenant(slug="globex", name="Globex", actor=CLI_ACTOR)
+
+
+@pytest.fixture
+async def scim_token(acme: TenantRecord, security: Security) -> str:
+    issued = await tokens.generate_scim_token(tenant_id=acme.id, actor=CLI_ACTOR, security=security)
+    return issued.token
+
+
+@pytest.fixture
+def scim_auth(scim_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {scim_token}"}
+
+
+@pytest.fixture
+async def admin_key(acme: TenantRecord, security: Security) -> str:
+    issued = await api_keys.create_admin(
+        email="admin@acme.test", tenant_slug="acme", actor=CLI_ACTOR, security=security
+    )
+    return issued.key
+
+
+@pytest.fixture
+async def operator_key(client: httpx.AsyncClient, security: Security) -> str:
+    issued = await api_keys.create_admin(
+        email="ops@define.wtf", tenant_slug=None, actor=CLI_ACTOR, security=security
+    )
+    return issued.key
