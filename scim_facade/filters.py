@@ -57,9 +57,34 @@ def _depth(node: Any) -> int:
     return 1
 
 
+def _bracket_depth(expression: str) -> int:
+    """Deepest nesting of ( and [ outside string literals: checked before parsing, since the
+    parser drops grouping parentheses from the tree (and recursion is what we bound)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in expression:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]":
+            depth -= 1
+    return deepest
+
+
 def parse_filter(expression: str) -> ScimFilter[Any]:
     if len(expression) > MAX_FILTER_LENGTH:
         raise InvalidFilterException(detail=f"filter longer than {MAX_FILTER_LENGTH} characters")
+    if _bracket_depth(expression) > MAX_FILTER_DEPTH:
+        raise InvalidFilterException(detail=f"filter nested deeper than {MAX_FILTER_DEPTH}")
     try:
         parsed: ScimFilter[Any] = ScimFilter(expression)
     except InvalidFilterException:

@@ -12,7 +12,6 @@ a real uvicorn/CLI subprocess), with real argon2id at a cheap cost (`TEST_ARGON2
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import secrets
 import tempfile
@@ -37,12 +36,6 @@ from litestar import Litestar
 #: Real argon2id, cheap enough for a test suite (the production default is 3 / 64 MiB / 4).
 TEST_ARGON2 = Argon2Cost(time_cost=1, memory_cost_kib=8192, parallelism=1)
 TEST_ARGON2_ENV = "1,8192,1"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
-            item.add_marker(pytest.mark.anyio)
 
 
 @pytest.fixture(scope="session")

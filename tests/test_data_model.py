@@ -1,0 +1,117 @@
+"""The schema itself: tenant-first indexes, and uniqueness decided by the database."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+
+import asyncpg
+import pytest
+from definewtf.clock import utcnow
+from definewtf.db import current_engine
+from definewtf.services.tenants import TenantRecord
+from definewtf.tables import ALL_TABLES, Tenant, User
+from definewtf.text import fold
+
+
+async def _indexes(engine_name: str) -> dict[str, list[str]]:
+    """index name → its columns in order, for every table of ours."""
+    engine = current_engine()
+    names = {table._meta.tablename for table in ALL_TABLES}
+    result: dict[str, list[str]] = {}
+    if engine_name == "postgresql":
+        rows = await engine.run_ddl(
+            """
+            SELECT i.relname AS index, t.relname AS table, a.attname AS column, k.n AS position
+            FROM pg_index x
+            JOIN pg_class i ON i.oid = x.indexrelid
+            JOIN pg_class t ON t.oid = x.indrelid
+            JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n) ON TRUE
+            JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+            WHERE NOT x.indisprimary
+            ORDER BY i.relname, k.n
+            """
+        )
+        for row in rows:
+            if row["table"] in names:
+                result.setdefault(row["index"], []).append(row["column"])
+    else:
+        for table in names:
+            for index in await engine.run_ddl(f"PRAGMA index_list('{table}')"):
+                if index["origin"] == "pk":
+                    continue
+                columns = await engine.run_ddl(f"PRAGMA index_info('{index['name']}')")
+                result[index["name"]] = [
+                    c["name"] for c in sorted(columns, key=lambda c: c["seqno"])
+                ]
+    return result
+
+
+async def test_every_lookup_index_begins_with_the_tenant(client, engine_name) -> None:
+    indexes = await _indexes(engine_name)
+    assert len(indexes) >= 15  # the migration's composite indexes are all there
+    # The tenant table's own slug index is the only one that cannot start with a tenant.
+    offenders = {
+        name: columns
+        for name, columns in indexes.items()
+        if columns[0] != "tenant" and columns != ["slug"]
+    }
+    assert offenders == {}
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("bjensen", "BJensen"), ("Straße", "STRASSE"), ("ÉLODIE", "élodie"), ("ǅemal", "ǆemal")],
+)
+async def test_user_name_is_unique_per_tenant_case_insensitively_by_the_database(
+    client, acme: TenantRecord, first: str, second: str
+) -> None:
+    """Bypass the services: the unique index on (tenant, user_name_ci) itself refuses."""
+    now = utcnow()
+
+    def row(name: str) -> User:
+        return User(
+            tenant=acme.id,
+            user_name=name,
+            user_name_ci=fold(name),
+            created_at=now,
+            updated_at=now,
+            attributes={},
+        )
+
+    await User.insert(row(first))
+    with pytest.raises((sqlite3.IntegrityError, asyncpg.UniqueViolationError)):
+        await User.insert(row(second))
+
+
+async def test_the_same_user_name_is_free_in_another_tenant(client, acme, globex) -> None:
+    now = utcnow()
+    for tenant in (acme, globex):
+        await User.insert(
+            User(
+                tenant=tenant.id,
+                user_name="same",
+                user_name_ci="same",
+                created_at=now,
+                updated_at=now,
+                attributes={},
+            )
+        )
+    assert await User.count().where(User.user_name_ci == "same") == 2
+
+
+async def test_deleting_a_tenant_cascades_to_its_rows(client, acme: TenantRecord) -> None:
+    now = utcnow()
+    await User.insert(
+        User(
+            id=uuid.uuid4(),
+            tenant=acme.id,
+            user_name="x",
+            user_name_ci="x",
+            created_at=now,
+            updated_at=now,
+            attributes={},
+        )
+    )
+    await Tenant.delete().where(Tenant.id == acme.id)
+    assert await User.count().where(User.tenant == acme.id) == 0
