@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar import Request
+from litestar.exceptions import NotAuthorizedException, NotFoundException
+from strawberry.litestar import BaseContext
+from strawberry.types import Info
+
 from definewtf.errors import Invalid, Unauthenticated
 from definewtf.principals import Actor
 from definewtf.services import api_keys, tenants
 from definewtf.services.tenants import TenantRecord
 from definewtf.web import Runtime, bearer_credential, scope_of_host
-from litestar import Request
-from litestar.exceptions import NotAuthorizedException, NotFoundException
-from strawberry.litestar import BaseContext
-from strawberry.types import Info
 
 
 class GraphQLContext(BaseContext, kw_only=True):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from definewtf.settings import Settings
 from litestar import Controller
 from strawberry.litestar import make_graphql_controller
 
+from definewtf.settings import Settings
 from graphql_api.context import provide_context
 from graphql_api.schema import schema
 

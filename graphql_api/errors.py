@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from definewtf import errors
 from strawberry.types import Info
+
+from definewtf import errors
 
 
 @strawberry.type
@@ -23,7 +24,9 @@ class NotFoundError:
 @strawberry.type
 class ConflictError:
     message: str
-    field: str
+    #: Nullable like `InvalidError.field`: a client selecting `field` on both members of one
+    #: result union must get the same type, or the query fails validation.
+    field: str | None
 
 
 @strawberry.type

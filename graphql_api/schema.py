@@ -6,10 +6,10 @@ import uuid
 from typing import Annotated, Any
 
 import strawberry
-from definewtf.errors import Invalid, NotFound
-from definewtf.services import tenants, tokens, users
 from strawberry.types import Info
 
+from definewtf.errors import Invalid, NotFound
+from definewtf.services import tenants, tokens, users
 from graphql_api.context import ctx
 from graphql_api.errors import (
     EXCEPTION_HANDLERS,

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 import strawberry
+
 from definewtf.clock import utcnow
 from definewtf.services.tenants import TenantRecord
 from definewtf.services.tokens import ROTATION_DUE_DAYS, ScimTokenInfo
@@ -126,6 +127,12 @@ class Connection(Generic[N]):
 
 
 # Cursors are opaque to clients; today they encode an offset.
+#: A cursor past this offset is invalid: no tenant has that many rows, and an offset near 2**63
+#: overflows the databases' OFFSET (PostgreSQL "bigint out of range", SQLite "datatype
+#: mismatch"), which would reach the client as a raw database error.
+MAX_CURSOR_OFFSET = 2**53
+
+
 def encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
 
@@ -133,9 +140,10 @@ def encode_cursor(offset: int) -> str:
 def decode_cursor(cursor: str) -> int | None:
     try:
         kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        return int(value) if kind == "o" and int(value) >= 0 else None
+        offset = int(value)
     except (ValueError, UnicodeDecodeError):
         return None
+    return offset if kind == "o" and 0 <= offset <= MAX_CURSOR_OFFSET else None
 
 
 def connection(nodes: list[N], *, offset: int, total: int) -> Connection[N]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from litestar import Request
+
 from definewtf.errors import NotFound, Unauthenticated
 from definewtf.principals import Actor
 from definewtf.security import Security
 from definewtf.services import tenants, tokens
 from definewtf.services.tenants import TenantRecord
 from definewtf.web import Runtime, bearer_credential, scope_of_host
-from litestar import Request
 
 SCIM_PATH = "/api/scim"
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from definewtf import errors
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.types import ExceptionHandlersMap
 from scim2_models import SCIMException
 
+from definewtf import errors
 from scim_facade.responses import scim_error
 
 log = logging.getLogger("definewtf.scim")

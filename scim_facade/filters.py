@@ -12,8 +12,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from definewtf.sql import is_not_true, like, like_exact
-from definewtf.text import fold
 from piccolo.columns import Column
 from piccolo.columns.combination import And, Or
 from piccolo.custom_types import Combinable
@@ -29,6 +27,9 @@ from scim2_models.path import (
     Present,
     ValuePath,
 )
+
+from definewtf.sql import is_not_true, like, like_exact
+from definewtf.text import fold
 
 #: Documented limits (a filter is parsed before it is compiled; both bound the work).
 MAX_FILTER_LENGTH = 4096

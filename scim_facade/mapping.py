@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from definewtf.services.users import UserData, UserRecord
+from pydantic import ValidationError
 from scim2_models import EnterpriseUser, User
 
+from definewtf.services.users import UserData, UserRecord, data_of
 from scim_facade.registry import USER_SCHEMA
+from scim_facade.requests import POLICY, scim_error_of
 from scim_facade.responses import etag
 
 ScimUser = User[EnterpriseUser]
 
-#: Never stored in `attributes`: server-assigned, or (password) hashed separately.
-_NOT_STORED = {"id", "meta", "password"}
+#: Never stored in `attributes`: server-assigned (id, meta), hashed separately (password), or
+#: held by a column (userName, active, externalId), so that there is one source for each.
+_NOT_STORED = {"id", "meta", "password", "userName", "active", "externalId"}
 
 
 def from_scim_user(resource: ScimUser) -> UserData:
@@ -45,19 +48,30 @@ def _primary_email(resource: ScimUser) -> str | None:
     return None if primary is None else str(primary.value)
 
 
-def to_scim_user(record: UserRecord, location: str) -> dict[str, Any]:
-    body: dict[str, Any] = dict(record.attributes)
+def _representation(data: UserData) -> dict[str, Any]:
+    """The stored representation with the column-held attributes on top (they win)."""
+    body: dict[str, Any] = dict(data.attributes)
     schemas = list(body.get("schemas") or [])
     if USER_SCHEMA not in schemas:
         schemas.insert(0, USER_SCHEMA)
-    body.update(
-        schemas=schemas,
-        id=str(record.id),
-        userName=record.user_name,
-        active=record.active,
-    )
-    if record.external_id is not None:
-        body["externalId"] = record.external_id
+    body.update(schemas=schemas, userName=data.user_name, active=data.active)
+    if data.external_id is None:
+        body.pop("externalId", None)
+    else:
+        body["externalId"] = data.external_id
+    return body
+
+
+def scim_user_of(data: UserData) -> ScimUser:
+    """The stored state as a scim2-models resource, for PATCH to apply operations to."""
+    try:
+        return ScimUser.model_validate(_representation(data), scim_policy=POLICY)
+    except ValidationError as exc:
+        raise scim_error_of(exc) from exc
+
+
+def to_scim_user(record: UserRecord, location: str) -> dict[str, Any]:
+    body = {"id": str(record.id), **_representation(data_of(record))}
     body["meta"] = {
         "resourceType": "User",
         "created": record.created_at.isoformat(),

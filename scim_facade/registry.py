@@ -7,9 +7,9 @@ typing read it too, so an attribute is described once.
 
 from __future__ import annotations
 
-from definewtf import tables
 from scim2_models import EnterpriseUser, User
 
+from definewtf import tables
 from scim_facade.filters import FilterableAttribute
 
 USER_SCHEMA = str(User.__schema__)

@@ -14,6 +14,7 @@ from scim2_models import (
     InvalidSyntaxException,
     InvalidValueException,
     Resource,
+    SCIMException,
     ScimPolicy,
 )
 
@@ -47,13 +48,19 @@ def validate(model: type[R], payload: dict[str, Any], context: Context) -> R:
     try:
         return model.model_validate(payload, scim_ctx=context, scim_policy=POLICY)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        error = Error.from_validation_error(first)
-        location = ".".join(str(part) for part in first.get("loc", ()))
-        detail = f"{location}: {error.detail}" if location else str(error.detail)
-        if error.scim_type == "invalidSyntax":
-            raise InvalidSyntaxException(detail=detail) from exc
-        raise InvalidValueException(detail=detail) from exc
+        raise scim_error_of(exc) from exc
+
+
+def scim_error_of(exc: ValidationError) -> SCIMException:
+    """The SCIM error a pydantic validation error stands for (its scimType kept: invalidValue,
+    invalidSyntax, mutability, invalidPath, noTarget…), with the attribute it is about."""
+    first = exc.errors()[0]
+    error = Error.from_validation_error(first)
+    location = ".".join(str(part) for part in first.get("loc", ()))
+    detail = f"{location}: {error.detail}" if location else str(error.detail)
+    return SCIMException.from_error(
+        Error(status=error.status or 400, scim_type=error.scim_type, detail=detail)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +88,13 @@ def list_params(request: Request[Any, Any, Any]) -> ListParams:
     return ListParams(
         filter=request.query_params.get("filter"), start_index=start_index, count=count
     )
+
+
+def if_match_version(request: Request[Any, Any, Any], header: str = "if-match") -> int | None:
+    """The version an `If-Match` (or `If-None-Match`) header names: `W/"3"` or `"3"` → 3.
+    `*` means any version (None). A value that is no version of ours can match nothing."""
+    raw = request.headers.get(header)
+    if raw is None or raw.strip() == "*":
+        return None
+    tag = raw.strip().removeprefix("W/").strip('"')
+    return int(tag) if tag.isdigit() and len(tag) < 12 else -1

@@ -6,7 +6,6 @@ from typing import Any
 
 from litestar import Request, Response, Router
 from litestar.di import Provide
-from litestar.exceptions import MethodNotAllowedException, NotFoundException
 
 from scim_facade.context import SCIM_PATH, provide_scim_context
 from scim_facade.errors import EXCEPTION_HANDLERS, http_exception_handler
@@ -31,6 +30,3 @@ def scim_not_found_or_method(
     if request.url.path == SCIM_PATH or request.url.path.startswith(SCIM_PATH + "/"):
         return http_exception_handler(request, exc)
     return None
-
-
-__all__ = ["MethodNotAllowedException", "NotFoundException", "create_scim_router"]

@@ -22,6 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
+from litestar import Litestar
+
 from definewtf.app import create_app
 from definewtf.db import Database
 from definewtf.migrate import migrate
@@ -31,7 +33,6 @@ from definewtf.services import api_keys, tenants, tokens
 from definewtf.services.tenants import TenantRecord
 from definewtf.settings import Argon2Cost, Settings
 from definewtf.tables import ALL_TABLES
-from litestar import Litestar
 
 #: Real argon2id, cheap enough for a test suite (the production default is 3 / 64 MiB / 4).
 TEST_ARGON2 = Argon2Cost(time_cost=1, memory_cost_kib=8192, parallelism=1)

@@ -7,6 +7,7 @@ import uuid
 
 import asyncpg
 import pytest
+
 from definewtf.clock import utcnow
 from definewtf.db import current_engine
 from definewtf.services.tenants import TenantRecord
@@ -59,6 +60,19 @@ async def test_every_lookup_index_begins_with_the_tenant(client, engine_name) ->
     assert offenders == {}
 
 
+def user_row(tenant_id: uuid.UUID, name: str) -> User:
+    """A user row written straight to the table, bypassing the services' checks."""
+    now = utcnow()
+    return User(
+        tenant=tenant_id,
+        user_name=name,
+        user_name_ci=fold(name),
+        created_at=now,
+        updated_at=now,
+        attributes={},
+    )
+
+
 @pytest.mark.parametrize(
     ("first", "second"),
     [("bjensen", "BJensen"), ("Straße", "STRASSE"), ("ÉLODIE", "élodie"), ("ǅemal", "ǆemal")],
@@ -66,52 +80,19 @@ async def test_every_lookup_index_begins_with_the_tenant(client, engine_name) ->
 async def test_user_name_is_unique_per_tenant_case_insensitively_by_the_database(
     client, acme: TenantRecord, first: str, second: str
 ) -> None:
-    """Bypass the services: the unique index on (tenant, user_name_ci) itself refuses."""
-    now = utcnow()
-
-    def row(name: str) -> User:
-        return User(
-            tenant=acme.id,
-            user_name=name,
-            user_name_ci=fold(name),
-            created_at=now,
-            updated_at=now,
-            attributes={},
-        )
-
-    await User.insert(row(first))
+    """The unique index on (tenant, user_name_ci) itself refuses the second spelling."""
+    await User.insert(user_row(acme.id, first))
     with pytest.raises((sqlite3.IntegrityError, asyncpg.UniqueViolationError)):
-        await User.insert(row(second))
+        await User.insert(user_row(acme.id, second))
 
 
 async def test_the_same_user_name_is_free_in_another_tenant(client, acme, globex) -> None:
-    now = utcnow()
     for tenant in (acme, globex):
-        await User.insert(
-            User(
-                tenant=tenant.id,
-                user_name="same",
-                user_name_ci="same",
-                created_at=now,
-                updated_at=now,
-                attributes={},
-            )
-        )
+        await User.insert(user_row(tenant.id, "same"))
     assert await User.count().where(User.user_name_ci == "same") == 2
 
 
 async def test_deleting_a_tenant_cascades_to_its_rows(client, acme: TenantRecord) -> None:
-    now = utcnow()
-    await User.insert(
-        User(
-            id=uuid.uuid4(),
-            tenant=acme.id,
-            user_name="x",
-            user_name_ci="x",
-            created_at=now,
-            updated_at=now,
-            attributes={},
-        )
-    )
+    await User.insert(user_row(acme.id, "x"))
     await Tenant.delete().where(Tenant.id == acme.id)
     assert await User.count().where(User.tenant == acme.id) == 0

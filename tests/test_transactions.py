@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from definewtf.db import write_transaction
 from definewtf.principals import CLI_ACTOR
 from definewtf.services import audit, tenants, users

@@ -5,18 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from definewtf.errors import NotFound
-from definewtf.services import users
-from litestar import Request, Response, get, post
+from litestar import Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from scim2_models import Context, ListResponse
 
+from definewtf.errors import NotFound
+from definewtf.services import users
+from definewtf.services.users import UserData
 from scim_facade.context import ScimContext
 from scim_facade.filters import FilterCompiler
-from scim_facade.mapping import ScimUser, from_scim_user, to_scim_user
+from scim_facade.mapping import ScimUser, from_scim_user, scim_user_of, to_scim_user
+from scim_facade.patch import parse_patch
 from scim_facade.registry import USER_FILTER_ATTRIBUTES, USER_SCHEMA
-from scim_facade.requests import list_params, read_json, validate
+from scim_facade.requests import POLICY, if_match_version, list_params, read_json, validate
 from scim_facade.responses import scim_response
 
 USER_FILTERS = FilterCompiler(USER_FILTER_ATTRIBUTES, default_urn=USER_SCHEMA)
@@ -50,12 +52,73 @@ async def create_user(
 
 
 @get("/Users/{user_id:str}")
-async def get_user(user_id: FromPath[str], scim: NamedDependency[ScimContext]) -> Response[Any]:
+async def get_user(
+    request: Request[Any, Any, Any], user_id: FromPath[str], scim: NamedDependency[ScimContext]
+) -> Response[Any]:
     record = await users.get_user(
         tenant_id=scim.tenant.id, user_id=_user_id(user_id), actor=scim.actor
     )
+    if if_match_version(request, "if-none-match") == record.version:
+        return scim_response(None, status=304, version=record.version)
+    return _resource(scim, record)
+
+
+def _resource(scim: ScimContext, record: users.UserRecord) -> Response[Any]:
     location = scim.location("Users", record.id)
     return scim_response(to_scim_user(record, location), version=record.version)
+
+
+@put("/Users/{user_id:str}")
+async def replace_user(
+    request: Request[Any, Any, Any], user_id: FromPath[str], scim: NamedDependency[ScimContext]
+) -> Response[Any]:
+    """RFC 7644 §3.5.1: the body replaces the resource; readOnly attributes are ignored."""
+    resource = validate(ScimUser, await read_json(request), Context.RESOURCE_REPLACEMENT_REQUEST)
+    replacement = from_scim_user(resource)
+    record = await users.update_user(
+        tenant_id=scim.tenant.id,
+        user_id=_user_id(user_id),
+        change=lambda _: replacement,
+        actor=scim.actor,
+        security=scim.security,
+        if_match=if_match_version(request),
+    )
+    return _resource(scim, record)
+
+
+@patch("/Users/{user_id:str}")
+async def patch_user(
+    request: Request[Any, Any, Any], user_id: FromPath[str], scim: NamedDependency[ScimContext]
+) -> Response[Any]:
+    """RFC 7644 §3.5.2: all operations apply, or none (the service's transaction)."""
+    operations = parse_patch(await read_json(request), f"{scim.base_url}/Users")
+
+    def change(current: UserData) -> UserData:
+        resource = scim_user_of(current)
+        operations.patch(resource, scim_policy=POLICY)
+        return from_scim_user(resource)
+
+    record = await users.update_user(
+        tenant_id=scim.tenant.id,
+        user_id=_user_id(user_id),
+        change=change,
+        actor=scim.actor,
+        security=scim.security,
+        if_match=if_match_version(request),
+    )
+    return _resource(scim, record)
+
+
+@delete("/Users/{user_id:str}", status_code=204)
+async def delete_user(
+    request: Request[Any, Any, Any], user_id: FromPath[str], scim: NamedDependency[ScimContext]
+) -> None:
+    await users.delete_user(
+        tenant_id=scim.tenant.id,
+        user_id=_user_id(user_id),
+        actor=scim.actor,
+        if_match=if_match_version(request),
+    )
 
 
 @get("/Users")
@@ -81,4 +144,4 @@ async def list_users(
     return scim_response(body)
 
 
-ROUTES = [create_user, get_user, list_users]
+ROUTES = [create_user, get_user, replace_user, patch_user, delete_user, list_users]

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+
 from definewtf.clock import utcnow
 from definewtf.principals import CLI_ACTOR
 from definewtf.security import ALPHABET, Security

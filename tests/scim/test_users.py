@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 import pytest
+
 from definewtf.tables import User
 
 USERS = "/api/scim/Users"

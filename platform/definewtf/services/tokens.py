@@ -105,9 +105,15 @@ async def generate_scim_token(
     )
     revoke_at = now + timedelta(minutes=overlap_minutes)
     async with write_transaction():
+        # Every token still live, or live until a later overlap end, stops at `revoke_at`
+        # (the earlier of its own end and this one's): a regeneration after a leak ends any
+        # earlier overlap too.
         superseded = (
             await ScimToken.update({ScimToken.revoked_at: revoke_at})
-            .where((ScimToken.tenant == tenant_id) & ScimToken.revoked_at.is_null())
+            .where(
+                (ScimToken.tenant == tenant_id)
+                & (ScimToken.revoked_at.is_null() | (ScimToken.revoked_at > revoke_at))
+            )
             .returning(ScimToken.id, ScimToken.prefix)
         )
         with unique_violation_as(Conflict("ScimToken", "prefix")):

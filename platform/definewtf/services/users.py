@@ -7,6 +7,7 @@ parses a wire format.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,8 +16,8 @@ from uuid import UUID
 from piccolo.custom_types import Combinable
 
 from definewtf.clock import utcnow
-from definewtf.db import unique_violation_as, write_transaction
-from definewtf.errors import Conflict, Invalid, NotFound
+from definewtf.db import lock_for_update, unique_violation_as, write_transaction
+from definewtf.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from definewtf.principals import SCIM_PROVISION, TENANT_ADMIN, Actor, require_any
 from definewtf.security import Security
 from definewtf.services import audit
@@ -236,3 +237,131 @@ async def list_users(
 
 def _audit_view(record: UserRecord) -> dict[str, Any]:
     return {"userName": record.user_name, "active": record.active, "externalId": record.external_id}
+
+
+def data_of(record: UserRecord) -> UserData:
+    """The writable state of a stored user (the password is never read back)."""
+    return UserData(
+        user_name=record.user_name,
+        active=record.active,
+        external_id=record.external_id,
+        given_name=record.given_name,
+        family_name=record.family_name,
+        display_name=record.display_name,
+        email=record.email,
+        attributes=record.attributes,
+    )
+
+
+async def _locked(tenant_id: UUID, user_id: UUID, if_match: int | None) -> UserRecord:
+    """The visible user, row-locked for the rest of the write transaction, at the version the
+    caller expects (`if_match`, the ETag it last saw) if it names one."""
+    rows = await lock_for_update(
+        User.select(*_COLUMNS)
+        .where(_visible(tenant_id) & (User.id == user_id))
+        .output(load_json=True)
+    )
+    if not rows:
+        raise NotFound("User", user_id)
+    record = _record(rows[0])
+    if if_match is not None and if_match != record.version:
+        raise PreconditionFailed(
+            f"the user is at version {record.version}, not {if_match}: read it again"
+        )
+    return record
+
+
+def _changes(before: UserData, after: UserData) -> dict[str, tuple[Any, Any]]:
+    """Top-level attributes that differ, as (before, after); the password only by name."""
+    changed: dict[str, tuple[Any, Any]] = {}
+    keys = set(before.attributes) | set(after.attributes)
+    for key in sorted(keys):
+        old, new = before.attributes.get(key), after.attributes.get(key)
+        if old != new:
+            changed[key] = (old, new)
+    for name in ("user_name", "active", "external_id"):
+        old, new = getattr(before, name), getattr(after, name)
+        if old != new:
+            changed[name] = (old, new)
+    if after.password is not None:
+        changed["password"] = ("***", "***")
+    return changed
+
+
+async def update_user(
+    *,
+    tenant_id: UUID,
+    user_id: UUID,
+    change: Callable[[UserData], UserData],
+    actor: Actor,
+    security: Security,
+    if_match: int | None = None,
+) -> UserRecord:
+    """Apply `change` to the user's current state, atomically.
+
+    The row is locked (SELECT … FOR UPDATE on PostgreSQL; the IMMEDIATE transaction on SQLite)
+    before `change` sees it, so concurrent updates apply one after the other and none is lost.
+    `change` may raise: nothing is written. `if_match` is the version the caller last saw
+    (ETag); a different current version is PreconditionFailed. An update that changes nothing
+    keeps the version.
+    """
+    require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
+    conflict = Conflict("User", "userName", "userName is already taken")
+    async with write_transaction():
+        current = await _locked(tenant_id, user_id, if_match)
+        before = data_of(current)
+        after = change(before)
+        changed = _changes(before, after)
+        if not changed:
+            return current
+        values = _columns_of(after)
+        if after.password is not None:
+            values[User.password_hash] = await security.hasher.hash(after.password)
+        now = utcnow()
+        with unique_violation_as(conflict):
+            await User.update(
+                {**values, User.version: current.version + 1, User.updated_at: now}
+            ).where(User.id == user_id)
+        record = await _get(tenant_id, user_id)
+        action = "user.update"
+        if before.active and not after.active:
+            action = "user.deactivate"
+        elif not before.active and after.active:
+            action = "user.reactivate"
+        await audit.record(
+            tenant_id=tenant_id,
+            actor=actor,
+            action=action,
+            target_type="user",
+            target_id=user_id,
+            before={key: old for key, (old, _) in changed.items()},
+            after={key: new for key, (_, new) in changed.items()},
+        )
+    return record
+
+
+async def delete_user(
+    *, tenant_id: UUID, user_id: UUID, actor: Actor, if_match: int | None = None
+) -> None:
+    """Soft delete (SCIM DELETE): the user is gone for SCIM, deactivated (no login, keys and
+    sessions refused), and its row and history stay for admins. Re-creating the same userName
+    restores it."""
+    require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
+    async with write_transaction():
+        current = await _locked(tenant_id, user_id, if_match)
+        await User.update(
+            {
+                User.deleted_at: utcnow(),
+                User.active: False,
+                User.version: current.version + 1,
+                User.updated_at: utcnow(),
+            }
+        ).where(User.id == user_id)
+        await audit.record(
+            tenant_id=tenant_id,
+            actor=actor,
+            action="user.delete",
+            target_type="user",
+            target_id=user_id,
+            before=_audit_view(current),
+        )

@@ -1,0 +1,272 @@
+"""PUT, PATCH and DELETE of users (RFC 7644 §3.5, §3.6), ETags (§3.14), soft delete."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from definewtf.tables import AuditEvent, User
+
+USERS = "/api/scim/Users"
+CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def patch_body(*operations: dict) -> dict:
+    return {"schemas": [PATCH_OP], "Operations": list(operations)}
+
+
+@pytest.fixture
+async def user(client, scim_auth) -> dict:
+    body = {
+        "schemas": [CORE, ENTERPRISE],
+        "userName": "bjensen@example.com",
+        "externalId": "ext-1",
+        "name": {"givenName": "Barbara", "familyName": "Jensen"},
+        "title": "Tour Guide",
+        "emails": [{"value": "bjensen@example.com", "type": "home", "primary": True}],
+        ENTERPRISE: {"department": "Tours"},
+    }
+    response = await client.post(USERS, json=body, headers=scim_auth)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def do_patch(client, scim_auth, user, *operations, headers=None):
+    return await client.patch(
+        f"{USERS}/{user['id']}",
+        json=patch_body(*operations),
+        headers={**scim_auth, **(headers or {})},
+    )
+
+
+async def test_patch_replace_sub_attribute(client, scim_auth, user) -> None:
+    response = await do_patch(
+        client, scim_auth, user, {"op": "replace", "path": "name.givenName", "value": "Babs"}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["name"] == {"givenName": "Babs", "familyName": "Jensen"}
+    assert body["meta"]["version"] != user["meta"]["version"]
+    assert response.headers["etag"] == body["meta"]["version"]
+    again = await client.get(f"{USERS}/{user['id']}", headers=scim_auth)
+    assert again.json()["name"]["givenName"] == "Babs"
+
+
+async def test_entra_dialect(client, scim_auth, user) -> None:
+    """Capitalised ops, booleans as strings, add to a value filter that matches nothing yet,
+    dotted and URN keys in a no-path value, manager as a plain id."""
+    response = await do_patch(
+        client,
+        scim_auth,
+        user,
+        {"op": "Replace", "path": "active", "value": "False"},
+        {"op": "Add", "path": 'emails[type eq "work"].value', "value": "b.work@example.com"},
+        {
+            "op": "Replace",
+            "value": {"name.familyName": "Jensen-Smith", f"{ENTERPRISE}:department": "Ops"},
+        },
+        {"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": "mgr-123"},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["active"] is False
+    assert {"value": "b.work@example.com", "type": "work"} in body["emails"]
+    assert body["name"]["familyName"] == "Jensen-Smith"
+    assert body[ENTERPRISE]["department"] == "Ops"
+    assert body[ENTERPRISE]["manager"]["value"] == "mgr-123"
+
+
+async def test_okta_no_path_replace_deactivates(client, scim_auth, user) -> None:
+    response = await do_patch(
+        client, scim_auth, user, {"op": "replace", "value": {"active": False}}
+    )
+    assert response.json()["active"] is False
+    row = await User.select(User.active).where(User.user_name == "bjensen@example.com").first()
+    assert row["active"] is False
+
+
+async def test_remove_with_a_value_filter(client, scim_auth, user) -> None:
+    response = await do_patch(
+        client, scim_auth, user, {"op": "remove", "path": 'emails[type eq "home"]'}
+    )
+    assert response.status_code == 200
+    assert "emails" not in response.json()
+
+
+async def test_a_failing_operation_leaves_the_user_unchanged(client, scim_auth, user) -> None:
+    response = await do_patch(
+        client,
+        scim_auth,
+        user,
+        {"op": "replace", "path": "title", "value": "Changed"},
+        {"op": "remove", "path": "userName"},
+    )
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "mutability"
+    current = (await client.get(f"{USERS}/{user['id']}", headers=scim_auth)).json()
+    assert current == user
+
+
+@pytest.mark.parametrize(
+    ("operation", "scim_type"),
+    [
+        ({"op": "replace", "path": "id", "value": "x"}, "mutability"),
+        ({"op": "replace", "path": "bad..path", "value": 1}, "invalidPath"),
+        ({"op": "remove"}, "noTarget"),
+        ({"op": "frobnicate", "path": "title", "value": 1}, "invalidValue"),
+        # A filter that describes no entry to create (not eq-and) and matches none.
+        ({"op": "replace", "path": 'emails[value co "zz"].display', "value": "x"}, "noTarget"),
+    ],
+)
+async def test_patch_errors(client, scim_auth, user, operation, scim_type) -> None:
+    response = await do_patch(client, scim_auth, user, operation)
+    assert response.status_code == 400, response.text
+    assert response.json()["scimType"] == scim_type
+    assert response.json()["status"] == "400"
+
+
+async def test_put_replaces_the_resource(client, scim_auth, user) -> None:
+    replacement = {
+        "schemas": [CORE],
+        "id": "ignored-read-only",
+        "userName": "bjensen@example.com",
+        "name": {"givenName": "Barbara"},
+        "active": False,
+    }
+    response = await client.put(f"{USERS}/{user['id']}", json=replacement, headers=scim_auth)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["id"] == user["id"]
+    assert body["name"] == {"givenName": "Barbara"}
+    assert "title" not in body
+    assert ENTERPRISE not in body
+    assert body["active"] is False
+    assert "externalId" not in body
+
+
+async def test_put_to_a_taken_user_name_is_409(client, scim_auth, user) -> None:
+    other = await client.post(
+        USERS, json={"schemas": [CORE], "userName": "other"}, headers=scim_auth
+    )
+    response = await client.put(
+        f"{USERS}/{other.json()['id']}",
+        json={"schemas": [CORE], "userName": "BJENSEN@example.com"},
+        headers=scim_auth,
+    )
+    assert response.status_code == 409
+    assert response.json()["scimType"] == "uniqueness"
+
+
+async def test_if_match_guards_writes(client, scim_auth, user) -> None:
+    stale = user["meta"]["version"]
+    ok = await do_patch(
+        client,
+        scim_auth,
+        user,
+        {"op": "replace", "path": "title", "value": "A"},
+        headers={"If-Match": stale},
+    )
+    assert ok.status_code == 200
+    late = await do_patch(
+        client,
+        scim_auth,
+        user,
+        {"op": "replace", "path": "title", "value": "B"},
+        headers={"If-Match": stale},
+    )
+    assert late.status_code == 412
+    assert late.json()["status"] == "412"
+    deleted = await client.delete(f"{USERS}/{user['id']}", headers={**scim_auth, "If-Match": stale})
+    assert deleted.status_code == 412
+    current = (await client.get(f"{USERS}/{user['id']}", headers=scim_auth)).json()
+    assert current["title"] == "A"
+
+
+async def test_if_none_match_is_304_when_unchanged(client, scim_auth, user) -> None:
+    etag = user["meta"]["version"]
+    response = await client.get(
+        f"{USERS}/{user['id']}", headers={**scim_auth, "If-None-Match": etag}
+    )
+    assert response.status_code == 304
+    await do_patch(client, scim_auth, user, {"op": "replace", "path": "title", "value": "New"})
+    response = await client.get(
+        f"{USERS}/{user['id']}", headers={**scim_auth, "If-None-Match": etag}
+    )
+    assert response.status_code == 200
+
+
+async def test_a_patch_that_changes_nothing_keeps_the_version(client, scim_auth, user) -> None:
+    response = await do_patch(
+        client, scim_auth, user, {"op": "replace", "path": "title", "value": "Tour Guide"}
+    )
+    assert response.json()["meta"]["version"] == user["meta"]["version"]
+
+
+async def test_concurrent_patches_lose_no_write(client, scim_auth, user) -> None:
+    """Each PATCH adds one distinct email; all 12 must survive."""
+    responses = await asyncio.gather(
+        *(
+            do_patch(
+                client,
+                scim_auth,
+                user,
+                {
+                    "op": "add",
+                    "path": "emails",
+                    "value": [{"value": f"e{i}@example.com", "type": "other"}],
+                },
+            )
+            for i in range(12)
+        )
+    )
+    assert {r.status_code for r in responses} == {200}
+    final = (await client.get(f"{USERS}/{user['id']}", headers=scim_auth)).json()
+    values = {e["value"] for e in final["emails"]}
+    assert {f"e{i}@example.com" for i in range(12)} <= values
+
+
+async def test_delete_is_a_soft_delete_and_recreate_restores(client, scim_auth, user) -> None:
+    response = await client.delete(f"{USERS}/{user['id']}", headers=scim_auth)
+    assert response.status_code == 204
+    assert (await client.get(f"{USERS}/{user['id']}", headers=scim_auth)).status_code == 404
+    assert (await client.delete(f"{USERS}/{user['id']}", headers=scim_auth)).status_code == 404
+    listed = await client.get(
+        USERS, params={"filter": 'userName eq "bjensen@example.com"'}, headers=scim_auth
+    )
+    assert listed.json()["totalResults"] == 0
+    row = (
+        await User.select(User.deleted_at, User.active)
+        .where(User.user_name == "bjensen@example.com")
+        .first()
+    )
+    assert row["deleted_at"] is not None  # the data is kept
+    assert row["active"] is False
+    again = await client.post(
+        USERS, json={"schemas": [CORE], "userName": "BJensen@example.com"}, headers=scim_auth
+    )
+    assert again.status_code == 201
+    assert again.json()["id"] == user["id"]
+    assert again.json()["active"] is True
+
+
+async def test_writes_are_audited_with_the_scim_token_as_actor(
+    client, scim_auth, scim_token, user
+) -> None:
+    await do_patch(client, scim_auth, user, {"op": "replace", "path": "active", "value": False})
+    await client.delete(f"{USERS}/{user['id']}", headers=scim_auth)
+    events = await AuditEvent.select(
+        AuditEvent.action,
+        AuditEvent.actor_type,
+        AuditEvent.actor_label,
+        AuditEvent.target_id,
+        AuditEvent.after,
+    ).order_by(AuditEvent.occurred_at)
+    actions = [e["action"] for e in events if e["target_id"] == user["id"]]
+    assert actions == ["user.create", "user.deactivate", "user.delete"]
+    for event in events:
+        if event["target_id"] == user["id"]:
+            assert event["actor_type"] == "scim_token"
+            assert event["actor_label"] == f"scim-token:{scim_token[:12]}"
