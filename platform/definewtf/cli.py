@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
+
+import asyncpg
 
 from definewtf.db import Database
 from definewtf.errors import DomainError, Invalid, NotFound
@@ -185,7 +188,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except DomainError as exc:
         print(f"definewtf: error: {exc.detail}", file=sys.stderr)
         code = 2 if isinstance(exc, Invalid) else 1
-    except (OSError, ValueError) as exc:
-        print(f"definewtf: error: {exc}", file=sys.stderr)
+    except (OSError, ValueError, sqlite3.Error, asyncpg.PostgresError) as exc:
+        # Configuration and database failures (unreachable server, missing database, schema
+        # not migrated): one line, no traceback, and the hint operators need most.
+        print(f"definewtf: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            print("definewtf: hint: run `definewtf migrate` first", file=sys.stderr)
         code = 1
     sys.exit(code)

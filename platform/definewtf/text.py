@@ -20,4 +20,4 @@ def fold(value: str) -> str:
 
 def is_dns_label(value: str) -> bool:
     """RFC 1123 label: 1-63 of a-z 0-9 and '-', not starting or ending with '-'."""
-    return bool(_DNS_LABEL.match(value))
+    return bool(_DNS_LABEL.fullmatch(value))

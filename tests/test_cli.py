@@ -1,0 +1,439 @@
+"""The `definewtf` command-line contract, through real subprocesses on the test database.
+
+Commands that issue a secret print it alone on stdout (one line); everything else goes to
+stderr; failures exit non-zero (2 for invalid input, 1 otherwise). HTTP checks go through the
+in-process app (`client` fixture, same database) or through real uvicorn subprocesses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+BIN = Path(sys.executable).parent
+DEFINEWTF = shutil.which("definewtf", path=str(BIN)) or str(BIN / "definewtf")
+SECRET_LINE = re.compile(r"[A-Za-z0-9]{64}\n")
+SLUG_RULE = "1-63 lowercase letters, digits and '-'"
+USERS_QUERY = "{ users(first: 10) { totalCount edges { node { userName } } } }"
+CREATE_NEWCO = 'mutation { createTenant(slug: "newco") { __typename ... on Tenant { slug } } }'
+SERVER_START_TIMEOUT = 20.0
+DEMO_PORT = 8000
+
+
+def definewtf(
+    env: dict[str, str], *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [DEFINEWTF, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def secret_of(result: subprocess.CompletedProcess[str]) -> str:
+    """The secret a command printed; asserts the contract: exit 0, one line, nothing else."""
+    assert result.returncode == 0, result.stderr
+    assert SECRET_LINE.fullmatch(result.stdout), repr(result.stdout)
+    return result.stdout[:-1]
+
+
+def create_tenant(env: dict[str, str], slug: str, *extra: str) -> None:
+    result = definewtf(env, "tenant", "create", slug, *extra)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+@contextlib.contextmanager
+def server(env: dict[str, str], args: list[str], stdout: Any, stderr: Any) -> Iterator[Any]:
+    """A `definewtf` server process in its own process group, always stopped afterwards
+    (uvicorn's worker processes included)."""
+    proc = subprocess.Popen(
+        [DEFINEWTF, *args],
+        env=env,
+        stdout=stdout,
+        stderr=stderr,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def wait_healthy(proc: Any, base_url: str, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}: {log.read_text()}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    pytest.fail(f"server not healthy after {SERVER_START_TIMEOUT} s: {log.read_text()}")
+
+
+def gql(query: str) -> dict[str, str]:
+    return {"query": query}
+
+
+# --- migrate -------------------------------------------------------------------------------
+
+
+def test_migrate_exits_zero_and_is_idempotent(cli_env: dict[str, str]) -> None:
+    for _ in range(2):
+        result = definewtf(cli_env, "migrate")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == ""
+        assert "migrations applied" in result.stderr
+    # The schema is intact after re-running: the tables still work.
+    create_tenant(cli_env, "acme")
+
+
+def test_migrate_creates_the_schema_on_a_fresh_database(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**cli_env, "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}"}
+    unmigrated = definewtf(env, "tenant", "create", "acme")  # no tables yet
+    assert unmigrated.returncode == 1
+    assert "Traceback" not in unmigrated.stderr
+    assert "definewtf migrate" in unmigrated.stderr
+    for _ in range(2):
+        result = definewtf(env, "migrate")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == ""
+    create_tenant(env, "acme")
+
+
+# --- tenant create -------------------------------------------------------------------------
+
+
+async def test_tenant_create_makes_a_tenant(
+    client: httpx.AsyncClient, cli_env: dict[str, str]
+) -> None:
+    result = definewtf(cli_env, "tenant", "create", "acme", "--name", "Acme Corp")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "https://acme.localhost/api/scim" in result.stderr
+
+    scim_token = secret_of(definewtf(cli_env, "token", "generate", "acme"))
+    users = await client.get("/api/scim/Users", headers=bearer(scim_token))
+    assert users.status_code == 200, users.text
+
+    key = secret_of(definewtf(cli_env, "admin", "create", "admin@acme.test", "--tenant", "acme"))
+    tenant = await client.post(
+        "/graphql", json=gql("{ tenant { slug name } }"), headers=bearer(key)
+    )
+    assert tenant.status_code == 200, tenant.text
+    assert tenant.json()["data"]["tenant"] == {"slug": "acme", "name": "Acme Corp"}
+
+
+def test_tenant_exists_only_after_create(cli_env: dict[str, str]) -> None:
+    missing = definewtf(cli_env, "token", "generate", "acme")
+    assert missing.returncode == 1
+    assert missing.stdout == ""
+    create_tenant(cli_env, "acme")
+    secret_of(definewtf(cli_env, "token", "generate", "acme"))
+
+
+@pytest.mark.parametrize(
+    "slug",
+    ["Bad_Slug", "x-", "a" * 64, "", "a.b", "-x", "é", "a b"],
+    ids=["uppercase-underscore", "trailing-dash", "64-chars", "empty", "dot", "leading-dash",
+         "non-ascii", "space"],
+)  # fmt: skip
+def test_tenant_create_rejects_a_bad_slug(cli_env: dict[str, str], slug: str) -> None:
+    # `--` lets a slug that starts with '-' through argparse to the slug rule.
+    result = definewtf(cli_env, "tenant", "create", "--", slug)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert f"invalid tenant slug {slug!r}" in result.stderr
+    assert SLUG_RULE in result.stderr
+    assert "DNS label" in result.stderr
+    # Nothing was created under that name.
+    assert definewtf(cli_env, "token", "generate", "--", slug).returncode == 1
+
+
+def test_tenant_create_rejects_a_dash_slug_given_as_an_option(cli_env: dict[str, str]) -> None:
+    # Without `--`, argparse reads `-x` as an (unknown) option: a usage error, exit 2.
+    result = definewtf(cli_env, "tenant", "create", "-x")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "usage: definewtf tenant create" in result.stderr
+    assert "slug" in result.stderr
+
+
+@pytest.mark.parametrize("slug", ["www", "api", "admin", "platform"])
+def test_tenant_create_rejects_a_reserved_slug(cli_env: dict[str, str], slug: str) -> None:
+    result = definewtf(cli_env, "tenant", "create", slug)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert f"tenant slug {slug!r} is reserved" in result.stderr
+
+
+def test_tenant_create_rejects_a_slug_with_a_trailing_newline(cli_env: dict[str, str]) -> None:
+    result = definewtf(cli_env, "tenant", "create", "x\n")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert SLUG_RULE in result.stderr
+
+
+def test_tenant_create_twice_is_a_conflict(cli_env: dict[str, str]) -> None:
+    create_tenant(cli_env, "acme")
+    again = definewtf(cli_env, "tenant", "create", "acme", "--name", "Other")
+    assert again.returncode != 0
+    assert again.stdout == ""
+    assert "already exists" in again.stderr
+    assert "acme" in again.stderr
+
+
+# --- token generate ------------------------------------------------------------------------
+
+
+def test_token_generate_prints_one_secret_line(cli_env: dict[str, str]) -> None:
+    create_tenant(cli_env, "acme")
+    first = definewtf(cli_env, "token", "generate", "acme")
+    second = definewtf(cli_env, "token", "generate", "acme")
+    assert SECRET_LINE.fullmatch(first.stdout), repr(first.stdout)
+    assert SECRET_LINE.fullmatch(second.stdout), repr(second.stdout)
+    assert first.stdout.count("\n") == 1
+    assert first.stdout != second.stdout
+
+
+async def test_token_generate_revokes_the_previous_token(
+    client: httpx.AsyncClient, cli_env: dict[str, str]
+) -> None:
+    create_tenant(cli_env, "acme")
+    old = secret_of(definewtf(cli_env, "token", "generate", "acme"))
+    assert (await client.get("/api/scim/Users", headers=bearer(old))).status_code == 200
+
+    new = secret_of(definewtf(cli_env, "token", "generate", "acme"))
+    refused = await client.get("/api/scim/Users", headers=bearer(old))
+    assert refused.status_code == 401, refused.text
+    accepted = await client.get("/api/scim/Users", headers=bearer(new))
+    assert accepted.status_code == 200, accepted.text
+
+
+def test_token_generate_for_an_unknown_tenant_fails(cli_env: dict[str, str]) -> None:
+    create_tenant(cli_env, "acme")
+    result = definewtf(cli_env, "token", "generate", "nope")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "definewtf: error:" in result.stderr
+    assert "nope" in result.stderr
+
+
+def test_token_generate_does_not_reach_the_platform_tenant(cli_env: dict[str, str]) -> None:
+    secret_of(definewtf(cli_env, "admin", "create", "ops@define.wtf"))  # creates "platform"
+    result = definewtf(cli_env, "token", "generate", "platform")
+    assert result.returncode == 1
+    assert result.stdout == ""
+
+
+# --- admin create --------------------------------------------------------------------------
+
+
+async def test_admin_key_works_on_its_tenant_only(
+    client: httpx.AsyncClient, cli_env: dict[str, str]
+) -> None:
+    create_tenant(cli_env, "acme")
+    create_tenant(cli_env, "globex")
+    key = secret_of(definewtf(cli_env, "admin", "create", "admin@acme.test", "--tenant", "acme"))
+
+    own = await client.post(
+        "http://acme.localhost/graphql", json=gql(USERS_QUERY), headers=bearer(key)
+    )
+    assert own.status_code == 200, own.text
+    body = own.json()
+    assert "errors" not in body, body
+    users = body["data"]["users"]
+    assert users["totalCount"] == 1
+    assert [e["node"]["userName"] for e in users["edges"]] == ["admin@acme.test"]
+
+    other = await client.post(
+        "http://globex.localhost/graphql", json=gql(USERS_QUERY), headers=bearer(key)
+    )
+    assert other.status_code == 401, other.text
+
+
+def test_admin_create_for_an_unknown_tenant_fails(cli_env: dict[str, str]) -> None:
+    result = definewtf(cli_env, "admin", "create", "admin@acme.test", "--tenant", "nope")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "nope" in result.stderr
+
+
+async def test_operator_key_creates_tenants_on_the_platform_host(
+    client: httpx.AsyncClient, cli_env: dict[str, str]
+) -> None:
+    key = secret_of(definewtf(cli_env, "admin", "create", "ops@define.wtf"))
+    created = await client.post(
+        "http://localhost/graphql", json=gql(CREATE_NEWCO), headers=bearer(key)
+    )
+    assert created.status_code == 200, created.text
+    assert created.json()["data"]["createTenant"] == {"__typename": "Tenant", "slug": "newco"}
+    secret_of(definewtf(cli_env, "token", "generate", "newco"))
+
+
+async def test_tenant_admin_key_cannot_create_tenants(
+    client: httpx.AsyncClient, cli_env: dict[str, str]
+) -> None:
+    create_tenant(cli_env, "acme")
+    key = secret_of(definewtf(cli_env, "admin", "create", "admin@acme.test", "--tenant", "acme"))
+    denied = await client.post(
+        "http://acme.localhost/graphql", json=gql(CREATE_NEWCO), headers=bearer(key)
+    )
+    assert denied.status_code == 200, denied.text
+    assert denied.json()["data"]["createTenant"]["__typename"] == "DeniedError"
+    assert definewtf(cli_env, "token", "generate", "newco").returncode == 1
+
+
+# --- serve ---------------------------------------------------------------------------------
+
+
+def test_serve_answers_healthz_and_readyz(cli_env: dict[str, str], tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with (
+        log.open("w") as out,
+        server(cli_env, ["serve", "--port", str(port)], out, subprocess.STDOUT) as proc,
+    ):
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(proc, base, log)
+        ready = httpx.get(f"{base}/readyz", timeout=5)
+        assert ready.status_code == 200, ready.text
+        assert ready.json() == {"status": "ok"}
+
+
+def test_serve_with_two_workers(cli_env: dict[str, str], engine_name: str, tmp_path: Path) -> None:
+    port = free_port()
+    args = ["serve", "--port", str(port), "--workers", "2"]
+    log = tmp_path / "serve.log"
+    if engine_name == "sqlite":
+        # In a process group of its own: should it start serving, its workers are stopped too.
+        with (
+            log.open("w") as err,
+            server(cli_env, args, subprocess.PIPE, err) as proc,
+        ):
+            try:
+                stdout, _ = proc.communicate(timeout=SERVER_START_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pytest.fail("serve --workers 2 on SQLite did not exit")
+        assert proc.returncode == 2
+        assert stdout == ""
+        assert "SQLite supports one worker" in log.read_text()
+        return
+    with log.open("w") as out, server(cli_env, args, out, subprocess.STDOUT) as proc:
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(proc, base, log)
+        assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200
+        # Both worker processes come up (uvicorn logs one startup per worker).
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while log.read_text().count("Application startup complete") < 2:
+            assert time.monotonic() < deadline, log.read_text()
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.1)
+
+
+def test_serve_rejects_zero_workers(cli_env: dict[str, str]) -> None:
+    result = definewtf(cli_env, "serve", "--port", str(free_port()), "--workers", "0")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "--workers must be at least 1" in result.stderr
+
+
+# --- demo ----------------------------------------------------------------------------------
+
+
+def test_demo_prints_endpoint_and_token_then_serves(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    if port_in_use(DEMO_PORT):
+        pytest.skip(f"port {DEMO_PORT} is already in use on this machine")
+    env = {**cli_env, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}"}
+    stdout, log = tmp_path / "demo.out", tmp_path / "demo.log"
+    with (
+        stdout.open("w") as out,
+        log.open("w") as err,
+        server(env, ["demo"], out, err) as proc,
+    ):
+        endpoint = token = None
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while endpoint is None or token is None:
+            if time.monotonic() > deadline:
+                pytest.fail(f"demo printed no endpoint and token: {stdout.read_text()!r}")
+            exited = proc.poll() is not None
+            for line in stdout.read_text().split("\n")[:-1]:  # complete lines only
+                if "SCIM endpoint:" in line:
+                    endpoint = line.split("SCIM endpoint:", 1)[1].strip()
+                elif match := re.fullmatch(r"SCIM token:\s+([A-Za-z0-9]{64})", line):
+                    token = match.group(1)
+            if exited and (endpoint is None or token is None):
+                pytest.fail(f"demo exited with {proc.returncode}: {log.read_text()}")
+            time.sleep(0.05)
+        assert endpoint == f"http://demo.localhost:{DEMO_PORT}/api/scim"
+        # Migration progress and server logs go to stderr: stdout holds these two lines only.
+        assert len(stdout.read_text().splitlines()) == 2, stdout.read_text()
+
+        base = f"http://127.0.0.1:{DEMO_PORT}"
+        wait_healthy(proc, base, log)
+        users = httpx.get(
+            f"{base}/api/scim/Users",
+            headers={**bearer(token), "Host": f"demo.localhost:{DEMO_PORT}"},
+            timeout=10,
+        )
+        assert users.status_code == 200, users.text
+        assert users.json()["totalResults"] == 0
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+def test_base_domain_is_read_from_the_environment(cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "DEFINEWTF_BASE_DOMAIN": "example.test"}
+    result = definewtf(env, "tenant", "create", "x")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "https://x.example.test/api/scim" in result.stderr
+    default = definewtf(cli_env, "tenant", "create", "y")
+    assert "https://y.localhost/api/scim" in default.stderr
