@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from scim2_models import EnterpriseUser, User
 
 from definewtf.services.users import UserData, UserRecord, data_of
-from scim_facade.registry import USER_SCHEMA
+from scim_facade.registry import USER_SCHEMA, user_values
 from scim_facade.requests import POLICY, scim_error_of
 from scim_facade.responses import etag
 
@@ -25,9 +25,8 @@ _NOT_STORED = {"id", "meta", "password", "userName", "active", "externalId"}
 
 
 def from_scim_user(resource: ScimUser) -> UserData:
-    attributes = {
-        key: value for key, value in resource.model_dump().items() if key not in _NOT_STORED
-    }
+    dumped = resource.model_dump()
+    attributes = {key: value for key, value in dumped.items() if key not in _NOT_STORED}
     email = _primary_email(resource)
     return UserData(
         user_name=resource.user_name or "",
@@ -39,6 +38,7 @@ def from_scim_user(resource: ScimUser) -> UserData:
         email=email,
         attributes=attributes,
         password=resource.password,
+        values=user_values(attributes),
     )
 
 

@@ -1,25 +1,181 @@
-"""The schema registry: which SCIM attribute is stored where, and how it compares.
+"""The schema registry: every SCIM attribute we serve, described once.
 
-Keys are lower-cased attribute paths (`name.givenname`); extension attributes are keyed by
-`urn:…:attribute`. The filter compiler reads this; later, projection, sorting and PATCH
-typing read it too, so an attribute is described once.
+Built from scim2-models' own schema definitions (`User.to_schema()`, …), the same data
+`/Schemas` serves, and completed with where each attribute is stored: a column of the user
+table, or rows of `user_value` (see `definewtf.tables.UserValue`). The filter compiler, the
+sort, and the extraction of indexed values all read it.
+
+Keys are lower-cased: `emails`, `emails.value`, `name.givenname`, and for extension
+attributes the schema URN then the attribute, `urn:…:enterprise:2.0:user:manager.value`.
 """
 
 from __future__ import annotations
 
-from scim2_models import EnterpriseUser, User
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from piccolo.columns import Column
+from scim2_models import Attribute, EnterpriseUser, Schema, User
 
 from definewtf import tables
-from scim_facade.filters import FilterableAttribute
+from definewtf.services.users import IndexedValue
+from definewtf.text import fold
 
 USER_SCHEMA = str(User.__schema__)
 ENTERPRISE_USER_SCHEMA = str(EnterpriseUser.__schema__)
 
-USER_FILTER_ATTRIBUTES: dict[str, FilterableAttribute] = {
-    "id": FilterableAttribute(tables.User.id, kind="uuid", case_exact=True),
-    # userName is case-insensitive (RFC 7643 §4.1.1): compared on the folded column.
-    "username": FilterableAttribute(tables.User.user_name_ci),
-    # externalId is caseExact (RFC 7643 §3.1).
-    "externalid": FilterableAttribute(tables.User.external_id, case_exact=True),
-    "active": FilterableAttribute(tables.User.active, kind="boolean"),
-}
+#: Values longer than this are kept in the representation but not indexed (certificates,
+#: inline photos); filters compare only values up to this length.
+MAX_INDEXED_LENGTH = 1024
+
+Kind = Literal["string", "boolean", "uuid", "datetime", "complex", "other"]
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeSpec:
+    """One attribute (or sub-attribute) of a resource type."""
+
+    key: str  # registry key, lower-cased
+    attr: str  # `user_value.attr`: lower-cased name, URN-prefixed for extensions
+    sub: str  # `user_value.sub`: lower-cased sub-attribute, "" for the attribute itself
+    kind: Kind
+    multi_valued: bool
+    case_exact: bool
+    #: The column holding it, or None when it lives in `user_value`.
+    column: Column | None = None
+    #: Sub-attributes (complex attributes only), by lower-cased name.
+    children: tuple[str, ...] = ()
+
+    @property
+    def indexed(self) -> bool:
+        return self.column is None and self.kind in ("string", "boolean")
+
+
+def _kind(attribute: Attribute) -> Kind:
+    name = attribute.type.value if attribute.type else "string"
+    if name in ("string", "reference"):
+        return "string"
+    if name == "boolean":
+        return "boolean"
+    if name == "complex":
+        return "complex"
+    if name == "dateTime":
+        return "datetime"
+    return "other"
+
+
+def _specs(schema: Schema, prefix: str) -> Iterator[AttributeSpec]:
+    for attribute in schema.attributes or []:
+        name = (attribute.name or "").lower()
+        attr = f"{prefix}{name}"
+        subs = attribute.sub_attributes or []
+        yield AttributeSpec(
+            key=attr,
+            attr=attr,
+            sub="",
+            kind=_kind(attribute),
+            multi_valued=bool(attribute.multi_valued),
+            case_exact=bool(attribute.case_exact),
+            children=tuple((s.name or "").lower() for s in subs),
+        )
+        for sub in subs:
+            sub_name = (sub.name or "").lower()
+            yield AttributeSpec(
+                key=f"{attr}.{sub_name}",
+                attr=attr,
+                sub=sub_name,
+                kind=_kind(sub),
+                multi_valued=bool(attribute.multi_valued),
+                case_exact=bool(sub.case_exact),
+            )
+
+
+def _column_backed() -> dict[str, AttributeSpec]:
+    user = tables.User
+
+    def spec(key: str, kind: Kind, column: Column, case_exact: bool) -> AttributeSpec:
+        attr, _, sub = key.partition(".")
+        return AttributeSpec(
+            key=key,
+            attr=attr,
+            sub=sub,
+            kind=kind,
+            multi_valued=False,
+            case_exact=case_exact,
+            column=column,
+        )
+
+    return {
+        "id": spec("id", "uuid", user.id, True),
+        # userName is case-insensitive (RFC 7643 §4.1.1): the folded column.
+        "username": spec("username", "string", user.user_name_ci, False),
+        # externalId is caseExact (RFC 7643 §3.1).
+        "externalid": spec("externalid", "string", user.external_id, True),
+        "active": spec("active", "boolean", user.active, False),
+        "meta.created": spec("meta.created", "datetime", user.created_at, False),
+        "meta.lastmodified": spec("meta.lastmodified", "datetime", user.updated_at, False),
+    }
+
+
+def _build_user_registry() -> dict[str, AttributeSpec]:
+    registry: dict[str, AttributeSpec] = {}
+    for spec in _specs(User.to_schema(), ""):
+        registry[spec.key] = spec
+    for spec in _specs(EnterpriseUser.to_schema(), ENTERPRISE_USER_SCHEMA.lower() + ":"):
+        registry[spec.key] = spec
+    # Never searchable: write-only, or derived from other tables.
+    for key in (
+        "password",
+        "groups",
+        "groups.value",
+        "groups.display",
+        "groups.type",
+        "groups.$ref",
+    ):
+        registry.pop(key, None)
+    registry.update(_column_backed())
+    return registry
+
+
+USER_ATTRIBUTES: dict[str, AttributeSpec] = _build_user_registry()
+
+
+def user_values(body: dict[str, Any]) -> tuple[IndexedValue, ...]:
+    """The `user_value` rows of a user representation (core + enterprise extension)."""
+    values: list[IndexedValue] = []
+    enterprise = body.get(ENTERPRISE_USER_SCHEMA)
+    sources: list[tuple[str, dict[str, Any]]] = [("", body)]
+    if isinstance(enterprise, dict):
+        sources.append((ENTERPRISE_USER_SCHEMA.lower() + ":", enterprise))
+    for prefix, source in sources:
+        for name, raw in source.items():
+            spec = USER_ATTRIBUTES.get(prefix + name.lower())
+            if spec is None or spec.column is not None or spec.sub:
+                continue
+            entries = raw if isinstance(raw, list) else [raw]
+            for entry, item in enumerate(entries):
+                if spec.kind == "complex" and isinstance(item, dict):
+                    for sub_name, sub_value in item.items():
+                        sub = USER_ATTRIBUTES.get(f"{spec.key}.{sub_name.lower()}")
+                        if sub is not None:
+                            _append(values, sub, entry, sub_value)
+                else:
+                    _append(values, spec, entry, item)
+    return tuple(values)
+
+
+def _append(values: list[IndexedValue], spec: AttributeSpec, entry: int, raw: Any) -> None:
+    if not spec.indexed or raw is None:
+        return
+    if spec.kind == "boolean":
+        if not isinstance(raw, bool):
+            return
+        text = "true" if raw else "false"
+    else:
+        text = str(raw)
+    if len(text) > MAX_INDEXED_LENGTH:
+        return
+    values.append(
+        IndexedValue(attr=spec.attr, entry=entry, sub=spec.sub, value=text, value_ci=fold(text))
+    )

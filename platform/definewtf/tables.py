@@ -64,6 +64,28 @@ class User(Table, tablename="app_user"):
     updated_at = Timestamptz(null=True, default=None)
 
 
+class UserValue(Table):
+    """One value of a user attribute, for filtering and sorting in SQL.
+
+    The `attributes` JSON is what is returned; these rows are what is searched. A simple
+    attribute has one row (`sub` = ""); a complex one a row per sub-attribute; a multi-valued
+    one a row per sub-attribute of each `entry`, so that `emails[type eq "work" and value co
+    "@x"]` can require both on the same entry. `attr` is the lower-cased attribute name, with
+    its schema URN for extension attributes. Rewritten whenever the user changes.
+    """
+
+    id = UUID(primary_key=True, default=UUID4())
+    tenant = ForeignKey(Tenant, on_delete=OnDelete.cascade, null=False)
+    user = ForeignKey(User, on_delete=OnDelete.cascade, null=False)
+    attr = Text()
+    entry = Integer(default=0)
+    sub = Text(default="")
+    #: The value as sent (strings), "true"/"false" (booleans).
+    value = Text()
+    #: `definewtf.text.fold(value)`, for case-insensitive attributes.
+    value_ci = Text()
+
+
 class Group(Table, tablename="app_group"):
     id = UUID(primary_key=True, default=UUID4())
     tenant = ForeignKey(Tenant, on_delete=OnDelete.cascade, null=False)
@@ -175,6 +197,7 @@ class AuditEvent(Table):
 ALL_TABLES: tuple[type[Table], ...] = (
     Tenant,
     User,
+    UserValue,
     Group,
     GroupMember,
     Role,

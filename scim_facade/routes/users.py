@@ -14,14 +14,11 @@ from definewtf.errors import NotFound
 from definewtf.services import users
 from definewtf.services.users import UserData
 from scim_facade.context import ScimContext
-from scim_facade.filters import FilterCompiler
+from scim_facade.filters import UserFilterCompiler
 from scim_facade.mapping import ScimUser, from_scim_user, scim_user_of, to_scim_user
 from scim_facade.patch import parse_patch
-from scim_facade.registry import USER_FILTER_ATTRIBUTES, USER_SCHEMA
 from scim_facade.requests import POLICY, if_match_version, list_params, read_json, validate
 from scim_facade.responses import scim_response
-
-USER_FILTERS = FilterCompiler(USER_FILTER_ATTRIBUTES, default_urn=USER_SCHEMA)
 
 
 def _user_id(raw: str) -> uuid.UUID:
@@ -126,7 +123,9 @@ async def list_users(
     request: Request[Any, Any, Any], scim: NamedDependency[ScimContext]
 ) -> Response[Any]:
     params = list_params(request)
-    criteria = None if params.filter is None else USER_FILTERS.compile(params.filter)
+    criteria = (
+        None if params.filter is None else UserFilterCompiler(scim.tenant.id).compile(params.filter)
+    )
     page = await users.list_users(
         tenant_id=scim.tenant.id,
         actor=scim.actor,

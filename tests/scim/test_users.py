@@ -172,7 +172,9 @@ async def test_filter_combinations_and_wildcards_are_literal(client, scim_auth) 
         'userName eq "unterminated',
         '(userName eq "x"',
         'userName xx "x"',
-        'nickName eq "x"',  # not filterable (yet): refused, never silently ignored
+        'fooBar eq "x"',  # unknown: refused, never silently ignored
+        'password eq "x"',  # write-only: never searchable
+        'name.nope eq "x"',
         'active eq "yes"',
         "x" * 5000,
         "(" * 40 + 'userName eq "x"' + ")" * 40,

@@ -21,11 +21,23 @@ from definewtf.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from definewtf.principals import SCIM_PROVISION, TENANT_ADMIN, Actor, require_any
 from definewtf.security import Security
 from definewtf.services import audit
-from definewtf.tables import User
+from definewtf.tables import User, UserValue
 from definewtf.text import fold
 
 MAX_USER_NAME_LENGTH = 256
 MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedValue:
+    """One searchable value of an attribute (a `user_value` row); the caller decides which
+    attributes are indexed and how they are named."""
+
+    attr: str
+    entry: int
+    sub: str
+    value: str
+    value_ci: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +55,8 @@ class UserData:
     attributes: dict[str, Any] = field(default_factory=dict)
     #: Plaintext; hashed with argon2 before storage, never kept or returned.
     password: str | None = field(default=None, repr=False)
+    #: What filters and sorting search (see `definewtf.tables.UserValue`).
+    values: tuple[IndexedValue, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +191,7 @@ async def create_user(
                 await User.insert(user)
             user_id = user.id
             action = "user.create"
+        await _write_values(tenant_id, user_id, data.values)
         record = await _get(tenant_id, user_id)
         await audit.record(
             tenant_id=tenant_id,
@@ -187,6 +202,26 @@ async def create_user(
             after=_audit_view(record),
         )
     return record
+
+
+async def _write_values(tenant_id: UUID, user_id: UUID, values: tuple[IndexedValue, ...]) -> None:
+    """Replace the user's searchable values (inside the caller's write transaction)."""
+    await UserValue.delete().where((UserValue.tenant == tenant_id) & (UserValue.user == user_id))
+    if values:
+        await UserValue.insert(
+            *(
+                UserValue(
+                    tenant=tenant_id,
+                    user=user_id,
+                    attr=v.attr,
+                    entry=v.entry,
+                    sub=v.sub,
+                    value=v.value,
+                    value_ci=v.value_ci,
+                )
+                for v in values
+            )
+        )
 
 
 async def get_user(*, tenant_id: UUID, user_id: UUID, actor: Actor) -> UserRecord:
@@ -322,6 +357,7 @@ async def update_user(
             await User.update(
                 {**values, User.version: current.version + 1, User.updated_at: now}
             ).where(User.id == user_id)
+        await _write_values(tenant_id, user_id, after.values)
         record = await _get(tenant_id, user_id)
         action = "user.update"
         if before.active and not after.active:
