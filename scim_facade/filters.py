@@ -27,7 +27,7 @@ from typing import Any
 from piccolo.columns.combination import And, Or, WhereRaw
 from piccolo.custom_types import Combinable
 from piccolo.querystring import QueryString
-from scim2_models import InvalidFilterException, ScimFilter
+from scim2_models import InvalidFilterException, InvalidValueException, ScimFilter
 from scim2_models.path import (
     AttrPath,
     CompareOperator,
@@ -41,7 +41,7 @@ from scim2_models.path import (
     ValuePath,
 )
 
-from definewtf.sql import escape_like, is_not_true, like, like_exact
+from definewtf.sql import SortKey, column_expression, escape_like, is_not_true, like, like_exact
 from definewtf.text import fold
 from scim_facade.registry import MAX_INDEXED_LENGTH, USER_ATTRIBUTES, USER_SCHEMA, AttributeSpec
 
@@ -144,6 +144,33 @@ class UserFilterCompiler(FilterVisitor[Combinable]):
 
     def compile(self, expression: str) -> Combinable:
         return self.visit(parse_filter(expression).ast)
+
+    def sort_key(self, sort_by: str, *, descending: bool) -> SortKey:
+        """ORDER BY for `sortBy` (RFC 7644 §3.4.2.3): a column, or the least value of the
+        attribute among the user's `user_value` rows (case-folded unless caseExact)."""
+        try:
+            node = parse_filter(f"{sort_by} pr").ast
+        except InvalidFilterException as exc:
+            raise InvalidValueException(detail=f"invalid sortBy {sort_by!r}") from exc
+        if not isinstance(node, Present):
+            raise InvalidValueException(detail=f"invalid sortBy {sort_by!r}")
+        try:
+            spec = self._spec(node.attr_path)
+        except InvalidFilterException as exc:
+            raise InvalidValueException(detail=f"cannot sort by {sort_by!r}") from exc
+        if spec.column is not None:
+            return SortKey(column_expression(spec.column), descending)
+        if not spec.indexed or spec.kind == "complex":
+            raise InvalidValueException(detail=f"cannot sort by {sort_by!r}")
+        column = "v.value" if spec.case_exact else "v.value_ci"
+        expression = QueryString(
+            f"(SELECT MIN({column}) FROM user_value v WHERE v.tenant = {{}} "  # noqa: S608
+            f'AND v."user" = {self.OWNER} AND v.attr = {{}} AND v.sub = {{}})',
+            self.tenant_id,
+            spec.attr,
+            spec.sub,
+        )
+        return SortKey(expression, descending)
 
     def _spec(self, path: AttrPath) -> AttributeSpec:
         spec = resolve(self.registry, path, default_urn=USER_SCHEMA)

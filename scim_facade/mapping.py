@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
-from scim2_models import EnterpriseUser, User
+from scim2_models import Context, EnterpriseUser, SearchRequest, User
 
 from definewtf.services.users import UserData, UserRecord, data_of
 from scim_facade.registry import USER_SCHEMA, user_values
@@ -80,3 +80,16 @@ def to_scim_user(record: UserRecord, location: str) -> dict[str, Any]:
         "version": etag(record.version),
     }
     return body
+
+
+def project(body: dict[str, Any], projection: SearchRequest[Any] | None) -> dict[str, Any]:
+    """Apply attributes / excludedAttributes (RFC 7644 §3.4.2.5) with scim2-models, which
+    knows `returned: always / never / request`. Without them the body is returned as is."""
+    if projection is None:
+        return body
+    resource = ScimUser.model_validate(
+        body, scim_ctx=Context.RESOURCE_QUERY_RESPONSE, scim_policy=POLICY
+    )
+    return resource.model_dump(
+        scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=projection, scim_policy=POLICY
+    )

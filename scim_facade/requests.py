@@ -16,6 +16,7 @@ from scim2_models import (
     Resource,
     SCIMException,
     ScimPolicy,
+    SearchRequest,
 )
 
 #: What we tolerate from IdPs (DESIGN.md §5): attributes we do not model are kept, Entra's
@@ -26,6 +27,11 @@ POLICY = ScimPolicy(
     unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
 )
 
+#: Request bodies above this get 413 (advertised as bulk.maxPayloadSize).
+MAX_BODY_BYTES = 1_048_576
+#: Media types a SCIM request body may declare (RFC 7644 §3.1; many clients send plain JSON).
+JSON_MEDIA_TYPES = frozenset({"application/scim+json", "application/json"})
+
 #: Advertised in ServiceProviderConfig as filter.maxResults.
 MAX_COUNT = 1000
 DEFAULT_COUNT = 100
@@ -34,6 +40,11 @@ R = TypeVar("R", bound=Resource[Any])
 
 
 async def read_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media_type and media_type not in JSON_MEDIA_TYPES:
+        raise SCIMException.from_error(
+            Error(status=415, detail="send application/scim+json (or application/json)")
+        )
     raw = await request.body()
     try:
         payload = json.loads(raw)
@@ -64,30 +75,83 @@ def scim_error_of(exc: ValidationError) -> SCIMException:
 
 
 @dataclass(frozen=True, slots=True)
-class ListParams:
+class ListQuery:
+    """What a list or search asks for (RFC 7644 §3.4.2, §3.4.3)."""
+
     filter: str | None
+    sort_by: str | None
+    descending: bool
     start_index: int
     count: int
+    #: attributes / excludedAttributes, as scim2-models applies them to a dump.
+    projection: SearchRequest[Any] | None
 
 
-def _int_param(request: Request[Any, Any, Any], name: str, default: int) -> int:
-    raw = request.query_params.get(name)
+def _int_of(raw: Any, name: str, default: int) -> int:
     if raw is None or raw == "":
         return default
+    if isinstance(raw, bool):
+        raise InvalidValueException(detail=f"{name} must be an integer")
     try:
         return int(raw)
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise InvalidValueException(detail=f"{name} must be an integer") from exc
 
 
-def list_params(request: Request[Any, Any, Any]) -> ListParams:
-    """RFC 7644 §3.4.2.4: startIndex < 1 means 1; a negative count means 0; a count above
-    the maximum is lowered to it."""
-    start_index = max(1, _int_param(request, "startIndex", 1))
-    count = min(MAX_COUNT, max(0, _int_param(request, "count", DEFAULT_COUNT)))
-    return ListParams(
-        filter=request.query_params.get("filter"), start_index=start_index, count=count
+def _list_of(raw: Any, name: str) -> list[str] | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+        return raw
+    raise InvalidValueException(detail=f"{name} must be a list of attribute names")
+
+
+def list_query(params: dict[str, Any]) -> ListQuery:
+    """From query parameters or a `SearchRequest` body. RFC 7644 §3.4.2.4: startIndex < 1
+    means 1; a negative count means 0; a count above the maximum is lowered to it."""
+    filter_ = params.get("filter")
+    if filter_ is not None and not isinstance(filter_, str):
+        raise InvalidValueException(detail="filter must be a string")
+    sort_by = params.get("sortBy")
+    if sort_by is not None and not isinstance(sort_by, str):
+        raise InvalidValueException(detail="sortBy must be a string")
+    order = params.get("sortOrder") or "ascending"
+    if order not in ("ascending", "descending"):
+        raise InvalidValueException(detail="sortOrder is ascending or descending")
+    attributes = _list_of(params.get("attributes"), "attributes")
+    excluded = _list_of(params.get("excludedAttributes"), "excludedAttributes")
+    if attributes and excluded:
+        raise InvalidValueException(detail="attributes and excludedAttributes exclude each other")
+    projection: SearchRequest[Any] | None = None
+    if attributes or excluded:
+        try:
+            projection = SearchRequest.model_validate(
+                {"attributes": attributes or None, "excludedAttributes": excluded or None},
+                scim_ctx=Context.SEARCH_REQUEST,
+            )
+        except ValidationError as exc:
+            raise scim_error_of(exc) from exc
+    return ListQuery(
+        filter=filter_ or None,
+        sort_by=sort_by or None,
+        descending=order == "descending",
+        start_index=max(1, _int_of(params.get("startIndex"), "startIndex", 1)),
+        count=min(MAX_COUNT, max(0, _int_of(params.get("count"), "count", DEFAULT_COUNT))),
+        projection=projection,
     )
+
+
+def query_of_request(request: Request[Any, Any, Any]) -> ListQuery:
+    return list_query(dict(request.query_params))
+
+
+def resource_projection(request: Request[Any, Any, Any]) -> SearchRequest[Any] | None:
+    """attributes / excludedAttributes of a single-resource request (RFC 7644 §3.9)."""
+    return list_query(
+        {k: request.query_params.get(k) for k in ("attributes", "excludedAttributes")}
+    ).projection
 
 
 def if_match_version(request: Request[Any, Any, Any], header: str = "if-match") -> int | None:

@@ -9,13 +9,16 @@ from litestar.di import Provide
 
 from scim_facade.context import SCIM_PATH, provide_scim_context
 from scim_facade.errors import EXCEPTION_HANDLERS, http_exception_handler
-from scim_facade.routes import users
+from scim_facade.requests import MAX_BODY_BYTES
+from scim_facade.routes import root, users
 
 
 def create_scim_router() -> Router:
     return Router(
         path=SCIM_PATH,
-        route_handlers=[*users.ROUTES],
+        route_handlers=[*users.ROUTES, *root.ROUTES],
+        # Bodies above this are refused with 413 before they are read in full.
+        request_max_body_size=MAX_BODY_BYTES,
         dependencies={"scim": Provide(provide_scim_context)},
         exception_handlers=EXCEPTION_HANDLERS,
         include_in_schema=True,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from piccolo.columns import Column
 from piccolo.columns.combination import WhereRaw
 from piccolo.custom_types import Combinable
+from piccolo.querystring import QueryString
 
 
 def is_not_true(inner: Combinable) -> Combinable:
@@ -57,3 +59,23 @@ def like_exact(column: Column, kind: Literal["co", "sw", "ew"], value: str) -> C
         return base & WhereRaw(f"replace({name}, {{}}, '') <> {name}", value)
     args: Any = (len(value), value)
     return base & WhereRaw(exact[kind], *args)
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    """An ORDER BY expression (a column or a scalar subquery) and its direction."""
+
+    expression: QueryString
+    descending: bool = False
+
+    def clauses(self) -> list[tuple[QueryString, bool]]:
+        """(expression, ascending) pairs: NULLs last in both directions on both engines
+        (SQLite sorts NULL first, PostgreSQL last), then the expression itself."""
+        return [
+            (QueryString("(({}) IS NULL)", self.expression), True),
+            (self.expression, not self.descending),
+        ]
+
+
+def column_expression(column: Column) -> QueryString:
+    return QueryString(column._meta.get_full_name(with_alias=False))

@@ -15,9 +15,18 @@ from definewtf.services import users
 from definewtf.services.users import UserData
 from scim_facade.context import ScimContext
 from scim_facade.filters import UserFilterCompiler
-from scim_facade.mapping import ScimUser, from_scim_user, scim_user_of, to_scim_user
+from scim_facade.mapping import ScimUser, from_scim_user, project, scim_user_of, to_scim_user
 from scim_facade.patch import parse_patch
-from scim_facade.requests import POLICY, if_match_version, list_params, read_json, validate
+from scim_facade.requests import (
+    POLICY,
+    ListQuery,
+    if_match_version,
+    list_query,
+    query_of_request,
+    read_json,
+    resource_projection,
+    validate,
+)
 from scim_facade.responses import scim_response
 
 
@@ -39,13 +48,7 @@ async def create_user(
         actor=scim.actor,
         security=scim.security,
     )
-    location = scim.location("Users", record.id)
-    return scim_response(
-        to_scim_user(record, location),
-        status=201,
-        headers={"Location": location},
-        version=record.version,
-    )
+    return _resource(scim, record, request, status=201)
 
 
 @get("/Users/{user_id:str}")
@@ -57,12 +60,17 @@ async def get_user(
     )
     if if_match_version(request, "if-none-match") == record.version:
         return scim_response(None, status=304, version=record.version)
-    return _resource(scim, record)
+    return _resource(scim, record, request)
 
 
-def _resource(scim: ScimContext, record: users.UserRecord) -> Response[Any]:
+def _resource(
+    scim: ScimContext, record: users.UserRecord, request: Request[Any, Any, Any], status: int = 200
+) -> Response[Any]:
+    """A single user, with the ETag header and `Location` for a creation (RFC 7644 §3.3)."""
     location = scim.location("Users", record.id)
-    return scim_response(to_scim_user(record, location), version=record.version)
+    body = project(to_scim_user(record, location), resource_projection(request))
+    headers = {"Location": location} if status == 201 else None
+    return scim_response(body, status=status, headers=headers, version=record.version)
 
 
 @put("/Users/{user_id:str}")
@@ -80,7 +88,7 @@ async def replace_user(
         security=scim.security,
         if_match=if_match_version(request),
     )
-    return _resource(scim, record)
+    return _resource(scim, record, request)
 
 
 @patch("/Users/{user_id:str}")
@@ -103,7 +111,7 @@ async def patch_user(
         security=scim.security,
         if_match=if_match_version(request),
     )
-    return _resource(scim, record)
+    return _resource(scim, record, request)
 
 
 @delete("/Users/{user_id:str}", status_code=204)
@@ -122,25 +130,48 @@ async def delete_user(
 async def list_users(
     request: Request[Any, Any, Any], scim: NamedDependency[ScimContext]
 ) -> Response[Any]:
-    params = list_params(request)
-    criteria = (
-        None if params.filter is None else UserFilterCompiler(scim.tenant.id).compile(params.filter)
-    )
+    return await search_users(scim, query_of_request(request))
+
+
+@post("/Users/.search", status_code=200)
+async def search_users_post(
+    request: Request[Any, Any, Any], scim: NamedDependency[ScimContext]
+) -> Response[Any]:
+    """RFC 7644 §3.4.3: the query in a SearchRequest body."""
+    return await search_users(scim, list_query(await read_json(request)))
+
+
+async def search_users(scim: ScimContext, query: ListQuery) -> Response[Any]:
+    compiler = UserFilterCompiler(scim.tenant.id)
     page = await users.list_users(
         tenant_id=scim.tenant.id,
         actor=scim.actor,
-        criteria=criteria,
-        offset=params.start_index - 1,
-        limit=params.count,
+        criteria=None if query.filter is None else compiler.compile(query.filter),
+        sort=None
+        if query.sort_by is None
+        else compiler.sort_key(query.sort_by, descending=query.descending),
+        offset=query.start_index - 1,
+        limit=query.count,
     )
-    resources = [to_scim_user(record, scim.location("Users", record.id)) for record in page.items]
+    resources = [
+        project(to_scim_user(record, scim.location("Users", record.id)), query.projection)
+        for record in page.items
+    ]
     body = ListResponse[ScimUser](
         total_results=page.total,
-        start_index=params.start_index,
+        start_index=query.start_index,
         items_per_page=len(resources),
     ).model_dump()
     body["Resources"] = resources
     return scim_response(body)
 
 
-ROUTES = [create_user, get_user, replace_user, patch_user, delete_user, list_users]
+ROUTES = [
+    create_user,
+    get_user,
+    replace_user,
+    patch_user,
+    delete_user,
+    list_users,
+    search_users_post,
+]

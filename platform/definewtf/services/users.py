@@ -21,6 +21,7 @@ from definewtf.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from definewtf.principals import SCIM_PROVISION, TENANT_ADMIN, Actor, require_any
 from definewtf.security import Security
 from definewtf.services import audit
+from definewtf.sql import SortKey
 from definewtf.tables import User, UserValue
 from definewtf.text import fold
 
@@ -246,6 +247,7 @@ async def list_users(
     tenant_id: UUID,
     actor: Actor,
     criteria: Combinable | None = None,
+    sort: SortKey | None = None,
     offset: int = 0,
     limit: int = 100,
 ) -> UserPage:
@@ -258,10 +260,11 @@ async def list_users(
     total = await User.count().where(where)
     if limit == 0:
         return UserPage(total=total, items=[])
+    query = User.select(*_COLUMNS).where(where)
+    for expression, ascending in sort.clauses() if sort else []:
+        query = query.order_by(expression, ascending=ascending)
     rows = await (
-        User.select(*_COLUMNS)
-        .where(where)
-        .order_by(User.created_at)
+        query.order_by(User.created_at)
         .order_by(User.id)
         .offset(offset)
         .limit(limit)
