@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from piccolo.columns import Column
-from scim2_models import Attribute, EnterpriseUser, Schema, User
+from scim2_models import Attribute, EnterpriseUser, ResourceType, Schema, User
 
 from definewtf import tables
 from definewtf.services.users import IndexedValue
@@ -24,6 +24,11 @@ from definewtf.text import fold
 
 USER_SCHEMA = str(User.__schema__)
 ENTERPRISE_USER_SCHEMA = str(EnterpriseUser.__schema__)
+
+#: What /Schemas and /ResourceTypes serve; the attribute registry below is derived from the
+#: same schema objects.
+SCHEMAS: tuple[Schema, ...] = (User.to_schema(), EnterpriseUser.to_schema())
+RESOURCE_TYPES: tuple[ResourceType, ...] = (ResourceType.from_resource(User[EnterpriseUser]),)
 
 #: Values longer than this are kept in the representation but not indexed (certificates,
 #: inline photos); filters compare only values up to this length.
@@ -120,9 +125,10 @@ def _column_backed() -> dict[str, AttributeSpec]:
 
 def _build_user_registry() -> dict[str, AttributeSpec]:
     registry: dict[str, AttributeSpec] = {}
-    for spec in _specs(User.to_schema(), ""):
+    core, enterprise = SCHEMAS
+    for spec in _specs(core, ""):
         registry[spec.key] = spec
-    for spec in _specs(EnterpriseUser.to_schema(), ENTERPRISE_USER_SCHEMA.lower() + ":"):
+    for spec in _specs(enterprise, ENTERPRISE_USER_SCHEMA.lower() + ":"):
         registry[spec.key] = spec
     # Never searchable: write-only, or derived from other tables.
     for key in (

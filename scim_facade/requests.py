@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import email_validator
 from litestar import Request
 from pydantic import ValidationError
 from scim2_models import (
@@ -26,6 +27,20 @@ POLICY = ScimPolicy(
     remove_value_as_filter=ScimPolicy.RemoveValue.apply,
     unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
 )
+
+
+def accept_internal_email_domains() -> None:
+    """Let emails in internal domains through scim2-models' email syntax check.
+
+    Customers' directories hold addresses like `jo@corp.local`, `svc@localhost` or, in IdP
+    test tenants, `a@contoso.test`; email-validator refuses those as not globally deliverable
+    (and special-use), which would fail the IdP's provisioning of that person. RFC 7643 §4.1.2
+    only says SHOULD for RFC 5321 syntax; the shape of an address is still checked. This is a
+    process-wide setting of email-validator, made when the SCIM router is built.
+    """
+    email_validator.GLOBALLY_DELIVERABLE = False
+    email_validator.SPECIAL_USE_DOMAIN_NAMES = []
+
 
 #: Request bodies above this get 413 (advertised as bulk.maxPayloadSize).
 MAX_BODY_BYTES = 1_048_576

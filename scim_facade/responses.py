@@ -35,3 +35,19 @@ def scim_error(
 
 def etag(version: int) -> str:
     return f'W/"{version}"'
+
+
+LIST_RESPONSE_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+
+def list_body(
+    resources: list[dict[str, Any]], *, total: int, start_index: int = 1
+) -> dict[str, Any]:
+    """An RFC 7644 §3.4.2 ListResponse around already rendered resources."""
+    return {
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from scim2_models import Context, ListResponse
+from scim2_models import Context
 
 from definewtf.errors import NotFound
 from definewtf.services import users
@@ -27,7 +27,7 @@ from scim_facade.requests import (
     resource_projection,
     validate,
 )
-from scim_facade.responses import scim_response
+from scim_facade.responses import list_body, scim_response
 
 
 def _user_id(raw: str) -> uuid.UUID:
@@ -157,12 +157,7 @@ async def search_users(scim: ScimContext, query: ListQuery) -> Response[Any]:
         project(to_scim_user(record, scim.location("Users", record.id)), query.projection)
         for record in page.items
     ]
-    body = ListResponse[ScimUser](
-        total_results=page.total,
-        start_index=query.start_index,
-        items_per_page=len(resources),
-    ).model_dump()
-    body["Resources"] = resources
+    body = list_body(resources, total=page.total, start_index=query.start_index)
     return scim_response(body)
 
 

@@ -258,3 +258,18 @@ async def test_paging_parameters(client, scim_auth) -> None:
     assert only_total.get("Resources", []) == []
     bad = await client.get(USERS, params={"count": "many"}, headers=scim_auth)
     assert_scim_error(bad, 400)
+
+
+@pytest.mark.parametrize(
+    "address", ["jo@corp.local", "svc@localhost", "a@contoso.test", "b@x.internal"]
+)
+async def test_emails_in_internal_domains_are_accepted(client, scim_auth, address) -> None:
+    body = user_body(emails=[{"value": address, "type": "work", "primary": True}])
+    response = await client.post(USERS, json=body, headers=scim_auth)
+    assert response.status_code == 201, response.text
+    assert response.json()["emails"][0]["value"] == address
+
+
+async def test_an_email_without_an_at_sign_is_400(client, scim_auth) -> None:
+    body = user_body(emails=[{"value": "not-an-email"}])
+    assert_scim_error(await client.post(USERS, json=body, headers=scim_auth), 400, "invalidValue")

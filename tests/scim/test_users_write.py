@@ -270,3 +270,29 @@ async def test_writes_are_audited_with_the_scim_token_as_actor(
         if event["target_id"] == user["id"]:
             assert event["actor_type"] == "scim_token"
             assert event["actor_label"] == f"scim-token:{scim_token[:12]}"
+
+
+async def test_deactivating_a_user_stops_their_api_keys_at_once(
+    client, scim_auth, admin_key
+) -> None:
+    """The admin's API key works until SCIM deactivates the admin, then is refused at once;
+    reactivating restores it (DESIGN.md §4)."""
+    graphql = {"Authorization": f"Bearer {admin_key}"}
+    query = {"query": "{ users(first: 5) { totalCount } }"}
+    assert (await client.post("/graphql", json=query, headers=graphql)).status_code == 200
+    found = await client.get(
+        USERS, params={"filter": 'userName eq "admin@acme.test"'}, headers=scim_auth
+    )
+    [admin] = found.json()["Resources"]
+    patch = patch_body({"op": "replace", "value": {"active": False}})
+    assert (
+        await client.patch(f"{USERS}/{admin['id']}", json=patch, headers=scim_auth)
+    ).status_code == 200
+    assert (await client.post("/graphql", json=query, headers=graphql)).status_code == 401
+    patch = patch_body({"op": "replace", "value": {"active": True}})
+    assert (
+        await client.patch(f"{USERS}/{admin['id']}", json=patch, headers=scim_auth)
+    ).status_code == 200
+    assert (await client.post("/graphql", json=query, headers=graphql)).status_code == 200
+    assert (await client.delete(f"{USERS}/{admin['id']}", headers=scim_auth)).status_code == 204
+    assert (await client.post("/graphql", json=query, headers=graphql)).status_code == 401
