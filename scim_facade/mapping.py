@@ -25,7 +25,7 @@ _NOT_STORED = {"id", "meta", "password", "userName", "active", "externalId"}
 
 
 def from_scim_user(resource: ScimUser) -> UserData:
-    dumped = resource.model_dump()
+    dumped = resource.model_dump(scim_policy=POLICY)
     attributes = {key: value for key, value in dumped.items() if key not in _NOT_STORED}
     email = _primary_email(resource)
     return UserData(
