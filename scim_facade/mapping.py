@@ -8,20 +8,30 @@ row without a model round-trip.
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from pydantic import ValidationError
-from scim2_models import Context, EnterpriseUser, SearchRequest, User
+from scim2_models import (
+    Context,
+    EnterpriseUser,
+    Group,
+    InvalidValueException,
+    SearchRequest,
+    User,
+)
 
+from definewtf.services.groups import GroupData, GroupRecord, Member
 from definewtf.services.users import UserData, UserRecord, data_of
-from scim_facade.registry import USER_SCHEMA, user_values
+from scim_facade.registry import GROUP_SCHEMA, USER_SCHEMA, user_values
 from scim_facade.requests import POLICY, scim_error_of
 from scim_facade.responses import etag
 
 ScimUser = User[EnterpriseUser]
 
 #: Never stored in `attributes`: server-assigned (id, meta), hashed separately (password), or
-#: held by a column (userName, active, externalId), so that there is one source for each.
-_NOT_STORED = {"id", "meta", "password", "userName", "active", "externalId"}
+#: held by a column (userName, externalId), so that there is one source for each. `active`
+#: stays in the representation as the mark that it is assigned; its value is the column's.
+_NOT_STORED = {"id", "meta", "password", "userName", "externalId"}
 
 
 def from_scim_user(resource: ScimUser) -> UserData:
@@ -30,7 +40,9 @@ def from_scim_user(resource: ScimUser) -> UserData:
     email = _primary_email(resource)
     return UserData(
         user_name=resource.user_name or "",
-        active=True if resource.active is None else bool(resource.active),
+        # Unassigned (never sent, or removed by PATCH) leaves the account's state as it is:
+        # removing `active` must not silently reactivate anyone.
+        active=resource.active,
         external_id=resource.external_id,
         given_name=resource.name.given_name if resource.name else None,
         family_name=resource.name.family_name if resource.name else None,
@@ -54,7 +66,11 @@ def _representation(data: UserData) -> dict[str, Any]:
     schemas = list(body.get("schemas") or [])
     if USER_SCHEMA not in schemas:
         schemas.insert(0, USER_SCHEMA)
-    body.update(schemas=schemas, userName=data.user_name, active=data.active)
+    body.update(schemas=schemas, userName=data.user_name)
+    if "active" in data.attributes and data.active is not None:
+        body["active"] = data.active  # the column: the state that login enforces
+    else:
+        body.pop("active", None)
     if data.external_id is None:
         body.pop("externalId", None)
     else:
@@ -70,8 +86,17 @@ def scim_user_of(data: UserData) -> ScimUser:
         raise scim_error_of(exc) from exc
 
 
-def to_scim_user(record: UserRecord, location: str) -> dict[str, Any]:
+def to_scim_user(
+    record: UserRecord, location: str, groups: list[tuple[UUID, str]] | None = None
+) -> dict[str, Any]:
+    """`groups`: (id, displayName) of the user's groups, the read-only `groups` attribute."""
     body = {"id": str(record.id), **_representation(data_of(record))}
+    if groups:
+        groups_url = location.rsplit("/Users/", 1)[0] + "/Groups"
+        body["groups"] = [
+            {"value": str(gid), "$ref": f"{groups_url}/{gid}", "display": name, "type": "direct"}
+            for gid, name in groups
+        ]
     body["meta"] = {
         "resourceType": "User",
         "created": record.created_at.isoformat(),
@@ -88,6 +113,94 @@ def project(body: dict[str, Any], projection: SearchRequest[Any] | None) -> dict
     if projection is None:
         return body
     resource = ScimUser.model_validate(
+        body, scim_ctx=Context.RESOURCE_QUERY_RESPONSE, scim_policy=POLICY
+    )
+    return resource.model_dump(
+        scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=projection, scim_policy=POLICY
+    )
+
+
+# -- groups ---------------------------------------------------------------------------------
+
+#: Held by columns or by group_member, never in the stored representation.
+_GROUP_NOT_STORED = {"id", "meta", "displayName", "externalId", "members"}
+
+
+def from_scim_group(resource: Group) -> tuple[GroupData, list[UUID]]:
+    """The group's own data and its member ids (members of type User; ids must be UUIDs)."""
+    dumped = resource.model_dump(scim_policy=POLICY)
+    attributes = {k: v for k, v in dumped.items() if k not in _GROUP_NOT_STORED}
+    data = GroupData(
+        display_name=resource.display_name or "",
+        external_id=resource.external_id,
+        attributes=attributes,
+    )
+    return data, member_ids(resource.members or [])
+
+
+def member_ids(members: list[Any]) -> list[UUID]:
+    ids: list[UUID] = []
+    for member in members:
+        raw = member.value if hasattr(member, "value") else (member or {}).get("value")
+        try:
+            ids.append(UUID(str(raw)))
+        except ValueError:
+            raise InvalidValueException(detail=f"no such user: {raw!r}") from None
+    return ids
+
+
+def to_scim_group(
+    record: GroupRecord, location: str, users_url: str, members: list[Member] | None
+) -> dict[str, Any]:
+    """`members` None: not loaded (excluded by the request), so not rendered."""
+    body: dict[str, Any] = {"id": str(record.id), **record.attributes}
+    schemas = list(body.get("schemas") or [])
+    if GROUP_SCHEMA not in schemas:
+        schemas.insert(0, GROUP_SCHEMA)
+    body["schemas"] = schemas
+    body["displayName"] = record.display_name
+    if record.external_id is not None:
+        body["externalId"] = record.external_id
+    if members:
+        body["members"] = [
+            {
+                "value": str(m.user_id),
+                "$ref": f"{users_url}/{m.user_id}",
+                "display": m.display,
+                "type": "User",
+            }
+            for m in members
+        ]
+    body["meta"] = {
+        "resourceType": "Group",
+        "created": record.created_at.isoformat(),
+        "lastModified": record.updated_at.isoformat(),
+        "location": location,
+        "version": etag(record.version),
+    }
+    return body
+
+
+def scim_group_of(data: GroupData) -> Group:
+    """The group's own attributes (members left out) as a resource, for PATCH."""
+    body = {**data.attributes, "displayName": data.display_name}
+    if data.external_id is not None:
+        body["externalId"] = data.external_id
+    body.setdefault("schemas", [GROUP_SCHEMA])
+    try:
+        return Group.model_validate(body, scim_policy=POLICY)
+    except ValidationError as exc:
+        raise scim_error_of(exc) from exc
+
+
+def group_data_of(resource: Group) -> GroupData:
+    return from_scim_group(resource)[0]
+
+
+def project_group(body: dict[str, Any], projection: SearchRequest[Any] | None) -> dict[str, Any]:
+    if projection is None:
+        return body
+    resource = Group.model_validate(
         body, scim_ctx=Context.RESOURCE_QUERY_RESPONSE, scim_policy=POLICY
     )
     return resource.model_dump(

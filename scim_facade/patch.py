@@ -7,12 +7,23 @@ scim2-models validates the PatchOp and applies it to the resource model; before 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from pydantic import ValidationError
-from scim2_models import Context, PatchOp
+from scim2_models import (
+    Context,
+    Group,
+    InvalidFilterException,
+    InvalidPathException,
+    PatchOp,
+)
+from scim2_models.path import CompareOperator, Comparison, LogicalExpr, LogicalOperator
 
-from scim_facade.mapping import ScimUser
+from definewtf.services.groups import MemberOp
+from scim_facade.filters import parse_filter
+from scim_facade.mapping import ScimUser, member_ids
 from scim_facade.registry import ENTERPRISE_USER_SCHEMA
 from scim_facade.requests import POLICY, scim_error_of
 
@@ -65,3 +76,94 @@ def parse_patch(payload: dict[str, Any], users_url: str) -> PatchOp[ScimUser]:
         )
     except ValidationError as exc:
         raise scim_error_of(exc) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPatch:
+    """A PATCH of a group, split: membership changes run as SQL set operations, everything
+    else is applied by scim2-models to the group's own attributes."""
+
+    members: tuple[MemberOp, ...]
+    other: PatchOp[Group] | None
+
+
+def _member_values(value: Any) -> frozenset[UUID]:
+    items = value if isinstance(value, list) else [] if value is None else [value]
+    return frozenset(
+        member_ids([item if isinstance(item, dict) else {"value": item} for item in items])
+    )
+
+
+def _removed_by_filter(path: str) -> frozenset[UUID]:
+    """`members[value eq "a" or value eq "b"]` → {a, b}: the only member filter IdPs send."""
+    inner = path[path.index("[") + 1 : path.rindex("]")] if path.endswith("]") else ""
+    try:
+        node = parse_filter(inner).ast if inner else None
+    except InvalidFilterException as exc:
+        raise InvalidPathException(detail=f"invalid members filter: {exc.detail}") from exc
+    terms = (
+        node.terms if isinstance(node, LogicalExpr) and node.op == LogicalOperator.or_ else [node]
+    )
+    values = []
+    for term in terms:
+        if not (
+            isinstance(term, Comparison)
+            and term.op == CompareOperator.eq
+            and term.attr_path.attr.lower() == "value"
+            and term.attr_path.sub_attr is None
+        ):
+            raise InvalidPathException(detail='members filters are `members[value eq "<id>"]`')
+        values.append(term.value)
+    return _member_values(values)
+
+
+def parse_group_patch(payload: dict[str, Any]) -> GroupPatch:
+    try:
+        PatchOp[Group].model_validate(
+            payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=POLICY
+        )  # syntax and operation names; the operations are then split below
+    except ValidationError as exc:
+        raise scim_error_of(exc) from exc
+    members: list[MemberOp] = []
+    others: list[dict[str, Any]] = []
+    for operation in payload.get("Operations") or payload.get("operations") or []:
+        op = str(operation.get("op", "")).lower()
+        path = operation.get("path")
+        value = operation.get("value")
+        lowered = path.lower() if isinstance(path, str) else None
+        if lowered is None and isinstance(value, dict):
+            rest = {k: v for k, v in value.items() if k.lower() not in ("members", "id")}
+            for key, item in value.items():
+                if key.lower() == "members":
+                    ids = _member_values(item)
+                    members.append(
+                        MemberOp("add", ids) if op == "add" else MemberOp("replace", ids)
+                    )
+            if rest:
+                others.append({**operation, "value": rest})
+        elif lowered == "members":
+            if op == "add":
+                members.append(MemberOp("add", _member_values(value)))
+            elif op == "replace":
+                members.append(MemberOp("replace", _member_values(value)))
+            elif value is not None:  # Entra: remove exactly the listed members
+                members.append(MemberOp("remove", _member_values(value)))
+            else:
+                members.append(MemberOp("replace", frozenset()))
+        elif lowered is not None and lowered.startswith("members"):
+            if op != "remove" or not lowered.startswith("members["):
+                raise InvalidPathException(detail="members are added, removed or replaced whole")
+            members.append(MemberOp("remove", _removed_by_filter(path)))
+        else:
+            others.append(operation)
+    other = None
+    if others:
+        try:
+            other = PatchOp[Group].model_validate(
+                {"schemas": payload.get("schemas"), "Operations": others},
+                scim_ctx=Context.RESOURCE_PATCH_REQUEST,
+                scim_policy=POLICY,
+            )
+        except ValidationError as exc:
+            raise scim_error_of(exc) from exc
+    return GroupPatch(members=tuple(members), other=other)

@@ -12,23 +12,27 @@ attributes the schema URN then the attribute, `urn:…:enterprise:2.0:user:manag
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from piccolo.columns import Column
-from scim2_models import Attribute, EnterpriseUser, ResourceType, Schema, User
+from scim2_models import Attribute, EnterpriseUser, Group, ResourceType, Schema, User
 
 from definewtf import tables
 from definewtf.services.users import IndexedValue
 from definewtf.text import fold
 
 USER_SCHEMA = str(User.__schema__)
+GROUP_SCHEMA = str(Group.__schema__)
 ENTERPRISE_USER_SCHEMA = str(EnterpriseUser.__schema__)
 
 #: What /Schemas and /ResourceTypes serve; the attribute registry below is derived from the
 #: same schema objects.
-SCHEMAS: tuple[Schema, ...] = (User.to_schema(), EnterpriseUser.to_schema())
-RESOURCE_TYPES: tuple[ResourceType, ...] = (ResourceType.from_resource(User[EnterpriseUser]),)
+SCHEMAS: tuple[Schema, ...] = (User.to_schema(), EnterpriseUser.to_schema(), Group.to_schema())
+RESOURCE_TYPES: tuple[ResourceType, ...] = (
+    ResourceType.from_resource(User[EnterpriseUser]),
+    ResourceType.from_resource(Group),
+)
 
 #: Values longer than this are kept in the representation but not indexed (certificates,
 #: inline photos); filters compare only values up to this length.
@@ -47,7 +51,8 @@ class AttributeSpec:
     kind: Kind
     multi_valued: bool
     case_exact: bool
-    #: The column holding it, or None when it lives in `user_value`.
+    #: The column holding it, or None when it lives in `user_value` (users) or in
+    #: `group_member` (a group's members).
     column: Column | None = None
     #: Sub-attributes (complex attributes only), by lower-cased name.
     children: tuple[str, ...] = ()
@@ -96,21 +101,22 @@ def _specs(schema: Schema, prefix: str) -> Iterator[AttributeSpec]:
             )
 
 
+def _column_spec(key: str, kind: Kind, column: Column, case_exact: bool) -> AttributeSpec:
+    attr, _, sub = key.partition(".")
+    return AttributeSpec(
+        key=key,
+        attr=attr,
+        sub=sub,
+        kind=kind,
+        multi_valued=False,
+        case_exact=case_exact,
+        column=column,
+    )
+
+
 def _column_backed() -> dict[str, AttributeSpec]:
     user = tables.User
-
-    def spec(key: str, kind: Kind, column: Column, case_exact: bool) -> AttributeSpec:
-        attr, _, sub = key.partition(".")
-        return AttributeSpec(
-            key=key,
-            attr=attr,
-            sub=sub,
-            kind=kind,
-            multi_valued=False,
-            case_exact=case_exact,
-            column=column,
-        )
-
+    spec = _column_spec
     return {
         "id": spec("id", "uuid", user.id, True),
         # userName is case-insensitive (RFC 7643 §4.1.1): the folded column.
@@ -125,7 +131,7 @@ def _column_backed() -> dict[str, AttributeSpec]:
 
 def _build_user_registry() -> dict[str, AttributeSpec]:
     registry: dict[str, AttributeSpec] = {}
-    core, enterprise = SCHEMAS
+    core, enterprise, _ = SCHEMAS
     for spec in _specs(core, ""):
         registry[spec.key] = spec
     for spec in _specs(enterprise, ENTERPRISE_USER_SCHEMA.lower() + ":"):
@@ -145,6 +151,31 @@ def _build_user_registry() -> dict[str, AttributeSpec]:
 
 
 USER_ATTRIBUTES: dict[str, AttributeSpec] = _build_user_registry()
+
+
+def _build_group_registry() -> dict[str, AttributeSpec]:
+    group = tables.Group
+    registry = {spec.key: spec for spec in _specs(SCHEMAS[2], "")}
+    registry.update(
+        {
+            "id": _column_spec("id", "uuid", group.id, True),
+            # displayName is unique per tenant case-insensitively: the folded column.
+            "displayname": _column_spec("displayname", "string", group.display_name_ci, False),
+            "externalid": _column_spec("externalid", "string", group.external_id, True),
+            "meta.created": _column_spec("meta.created", "datetime", group.created_at, False),
+            "meta.lastmodified": _column_spec(
+                "meta.lastmodified", "datetime", group.updated_at, False
+            ),
+        }
+    )
+    # Members live in group_member: only their value (the user id) is searchable.
+    for key in ("members.display", "members.type", "members.$ref"):
+        registry.pop(key, None)
+    registry["members.value"] = replace(registry["members.value"], kind="uuid", case_exact=True)
+    return registry
+
+
+GROUP_ATTRIBUTES: dict[str, AttributeSpec] = _build_group_registry()
 
 
 def user_values(body: dict[str, Any]) -> tuple[IndexedValue, ...]:

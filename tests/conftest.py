@@ -14,7 +14,11 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -183,3 +187,50 @@ async def operator_key(client: httpx.AsyncClient, security: Security) -> str:
         email="ops@define.wtf", tenant_slug=None, actor=CLI_ACTOR, security=security
     )
     return issued.key
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def uvicorn_server(cli_env: dict[str, str]) -> Iterator[str]:
+    """A real uvicorn process serving the app on the test database (its own process, its
+    own caches); yields its base URL, and stops it afterwards."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "definewtf.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ],
+        env=cli_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                assert process.stderr is not None
+                raise RuntimeError(f"the server did not start: {process.stderr.read()!r}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)

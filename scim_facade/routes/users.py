@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from scim2_models import Context
 
 from definewtf.errors import NotFound
-from definewtf.services import users
+from definewtf.services import groups, users
 from definewtf.services.users import UserData
 from scim_facade.context import ScimContext
 from scim_facade.filters import UserFilterCompiler
@@ -42,13 +42,15 @@ async def create_user(
     request: Request[Any, Any, Any], scim: NamedDependency[ScimContext]
 ) -> Response[Any]:
     resource = validate(ScimUser, await read_json(request), Context.RESOURCE_CREATION_REQUEST)
+    if resource.active is None:
+        resource.active = True  # the server's default for a new account, shown as assigned
     record = await users.create_user(
         tenant_id=scim.tenant.id,
         data=from_scim_user(resource),
         actor=scim.actor,
         security=scim.security,
     )
-    return _resource(scim, record, request, status=201)
+    return await _resource(scim, record, request, status=201)
 
 
 @get("/Users/{user_id:str}")
@@ -60,15 +62,18 @@ async def get_user(
     )
     if if_match_version(request, "if-none-match") == record.version:
         return scim_response(None, status=304, version=record.version)
-    return _resource(scim, record, request)
+    return await _resource(scim, record, request)
 
 
-def _resource(
+async def _resource(
     scim: ScimContext, record: users.UserRecord, request: Request[Any, Any, Any], status: int = 200
 ) -> Response[Any]:
     """A single user, with the ETag header and `Location` for a creation (RFC 7644 §3.3)."""
     location = scim.location("Users", record.id)
-    body = project(to_scim_user(record, location), resource_projection(request))
+    memberships = await groups.groups_of(tenant_id=scim.tenant.id, user_ids=[record.id])
+    body = project(
+        to_scim_user(record, location, memberships[record.id]), resource_projection(request)
+    )
     headers = {"Location": location} if status == 201 else None
     return scim_response(body, status=status, headers=headers, version=record.version)
 
@@ -88,7 +93,7 @@ async def replace_user(
         security=scim.security,
         if_match=if_match_version(request),
     )
-    return _resource(scim, record, request)
+    return await _resource(scim, record, request)
 
 
 @patch("/Users/{user_id:str}")
@@ -111,7 +116,7 @@ async def patch_user(
         security=scim.security,
         if_match=if_match_version(request),
     )
-    return _resource(scim, record, request)
+    return await _resource(scim, record, request)
 
 
 @delete("/Users/{user_id:str}", status_code=204)
@@ -153,8 +158,14 @@ async def search_users(scim: ScimContext, query: ListQuery) -> Response[Any]:
         offset=query.start_index - 1,
         limit=query.count,
     )
+    memberships = await groups.groups_of(
+        tenant_id=scim.tenant.id, user_ids=[record.id for record in page.items]
+    )
     resources = [
-        project(to_scim_user(record, scim.location("Users", record.id)), query.projection)
+        project(
+            to_scim_user(record, scim.location("Users", record.id), memberships[record.id]),
+            query.projection,
+        )
         for record in page.items
     ]
     body = list_body(resources, total=page.total, start_index=query.start_index)

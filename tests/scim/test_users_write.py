@@ -249,7 +249,8 @@ async def test_delete_is_a_soft_delete_and_recreate_restores(client, scim_auth, 
     )
     assert again.status_code == 201
     assert again.json()["id"] == user["id"]
-    assert again.json()["active"] is True
+    row = await User.select(User.active).where(User.id == user["id"]).first()
+    assert row["active"] is True  # restored accounts start active
 
 
 async def test_writes_are_audited_with_the_scim_token_as_actor(
@@ -296,3 +297,15 @@ async def test_deactivating_a_user_stops_their_api_keys_at_once(
     assert (await client.post("/graphql", json=query, headers=graphql)).status_code == 200
     assert (await client.delete(f"{USERS}/{admin['id']}", headers=scim_auth)).status_code == 204
     assert (await client.post("/graphql", json=query, headers=graphql)).status_code == 401
+
+
+async def test_removing_active_unassigns_it_without_reactivating(client, scim_auth, user) -> None:
+    """RFC 7644 §3.5.2.2: a removed attribute is unassigned; the account's state stays."""
+    await do_patch(client, scim_auth, user, {"op": "replace", "path": "active", "value": False})
+    response = await do_patch(client, scim_auth, user, {"op": "remove", "path": "active"})
+    assert response.status_code == 200, response.text
+    assert "active" not in response.json()
+    row = await User.select(User.active).where(User.user_name == "bjensen@example.com").first()
+    assert row["active"] is False
+    inactive = await client.get(USERS, params={"filter": "active eq false"}, headers=scim_auth)
+    assert inactive.json()["totalResults"] == 1

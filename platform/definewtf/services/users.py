@@ -21,12 +21,12 @@ from definewtf.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from definewtf.principals import SCIM_PROVISION, TENANT_ADMIN, Actor, require_any
 from definewtf.security import Security
 from definewtf.services import audit
+from definewtf.services.paging import fetch_page
 from definewtf.sql import SortKey
-from definewtf.tables import User, UserValue
+from definewtf.tables import GroupMember, User, UserValue
 from definewtf.text import fold
 
 MAX_USER_NAME_LENGTH = 256
-MAX_PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,8 @@ class UserData:
     """What a caller may set on a user."""
 
     user_name: str
-    active: bool = True
+    #: None leaves the account's state as it is (a new account starts active).
+    active: bool | None = True
     external_id: str | None = None
     given_name: str | None = None
     family_name: str | None = None
@@ -131,10 +132,10 @@ def _columns_of(data: UserData) -> dict[Any, Any]:
         raise Invalid(
             f"userName is longer than {MAX_USER_NAME_LENGTH} characters", attribute="userName"
         )
-    return {
+    values: dict[Any, Any] = {} if data.active is None else {User.active: data.active}
+    return values | {
         User.user_name: user_name,
         User.user_name_ci: fold(user_name),
-        User.active: data.active,
         User.external_id: data.external_id,
         User.given_name: data.given_name,
         User.family_name: data.family_name,
@@ -154,7 +155,8 @@ async def create_user(
     kept) with the new attributes: DESIGN.md §5.
     """
     require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
-    values = _columns_of(data)
+    # A new (or restored) account whose state is not given starts active.
+    values = {User.active: True} | _columns_of(data)
     password_hash = None if data.password is None else await security.hasher.hash(data.password)
     now = utcnow()
     conflict = Conflict("User", "userName", f"userName {data.user_name!r} is already taken")
@@ -254,22 +256,8 @@ async def list_users(
     """One page of the tenant's users matching `criteria` (a compiled Piccolo clause), in a
     stable order, with the exact total. Filtering, ordering and counting happen in SQL."""
     require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
-    if offset < 0 or not 0 <= limit <= MAX_PAGE_SIZE:
-        raise Invalid("page out of range")
     where = _visible(tenant_id) if criteria is None else _visible(tenant_id) & criteria
-    total = await User.count().where(where)
-    if limit == 0:
-        return UserPage(total=total, items=[])
-    query = User.select(*_COLUMNS).where(where)
-    for expression, ascending in sort.clauses() if sort else []:
-        query = query.order_by(expression, ascending=ascending)
-    rows = await (
-        query.order_by(User.created_at)
-        .order_by(User.id)
-        .offset(offset)
-        .limit(limit)
-        .output(load_json=True)
-    )
+    total, rows = await fetch_page(User, _COLUMNS, where, sort=sort, offset=offset, limit=limit)
     return UserPage(total=total, items=[_record(row) for row in rows])
 
 
@@ -319,7 +307,7 @@ def _changes(before: UserData, after: UserData) -> dict[str, tuple[Any, Any]]:
             changed[key] = (old, new)
     for name in ("user_name", "active", "external_id"):
         old, new = getattr(before, name), getattr(after, name)
-        if old != new:
+        if old != new and not (name == "active" and new is None):
             changed[name] = (old, new)
     if after.password is not None:
         changed["password"] = ("***", "***")
@@ -363,9 +351,9 @@ async def update_user(
         await _write_values(tenant_id, user_id, after.values)
         record = await _get(tenant_id, user_id)
         action = "user.update"
-        if before.active and not after.active:
+        if before.active and after.active is False:
             action = "user.deactivate"
-        elif not before.active and after.active:
+        elif not before.active and after.active is True:
             action = "user.reactivate"
         await audit.record(
             tenant_id=tenant_id,
@@ -396,6 +384,10 @@ async def delete_user(
                 User.updated_at: utcnow(),
             }
         ).where(User.id == user_id)
+        # Gone for SCIM means gone from its groups too (and from the roles they grant).
+        await GroupMember.delete().where(
+            (GroupMember.tenant == tenant_id) & (GroupMember.user == user_id)
+        )
         await audit.record(
             tenant_id=tenant_id,
             actor=actor,

@@ -1,0 +1,353 @@
+"""Groups and their members (SCIM /Groups).
+
+Membership is a set kept in SQL (`group_member`, unique per (tenant, group, user)): adding
+is an insert that ignores what is already there, removing a delete of exactly those rows, so
+a change never reads or rewrites the group's other members and its cost does not grow with
+the group. Concurrent adds to one group all land (each is its own row; the group's version is
+bumped by an atomic `version = version + 1`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from piccolo.custom_types import Combinable
+
+from definewtf.clock import utcnow
+from definewtf.db import lock_for_update, unique_violation_as, write_transaction
+from definewtf.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from definewtf.principals import SCIM_PROVISION, TENANT_ADMIN, Actor, require_any
+from definewtf.services import audit
+from definewtf.services.paging import fetch_page
+from definewtf.sql import SortKey
+from definewtf.tables import Group, GroupMember, GroupRole, User
+from definewtf.text import fold
+
+MAX_DISPLAY_NAME_LENGTH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class GroupData:
+    display_name: str
+    external_id: str | None = None
+    #: The rest of the representation (attributes the columns don't model), members excluded.
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRecord:
+    id: UUID
+    tenant_id: UUID
+    display_name: str
+    external_id: str | None
+    attributes: dict[str, Any]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    user_id: UUID
+    display: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberOp:
+    """One change of a membership set, applied in order: `add` and `remove` touch exactly the
+    given users, `replace` makes the set equal to them (`replace` of nothing empties it)."""
+
+    kind: Literal["add", "remove", "replace"]
+    user_ids: frozenset[UUID]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPage:
+    total: int
+    items: list[GroupRecord]
+
+
+_COLUMNS = (
+    Group.id,
+    Group.tenant,
+    Group.display_name,
+    Group.external_id,
+    Group.attributes,
+    Group.version,
+    Group.created_at,
+    Group.updated_at,
+)
+
+
+def _record(row: dict[str, Any]) -> GroupRecord:
+    return GroupRecord(
+        id=UUID(str(row["id"])),
+        tenant_id=UUID(str(row["tenant"])),
+        display_name=row["display_name"],
+        external_id=row["external_id"],
+        attributes=row["attributes"] or {},
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def data_of(record: GroupRecord) -> GroupData:
+    return GroupData(record.display_name, record.external_id, record.attributes)
+
+
+def _columns_of(data: GroupData) -> dict[Any, Any]:
+    name = data.display_name.strip()
+    if not name:
+        raise Invalid("displayName is required", attribute="displayName")
+    if len(name) > MAX_DISPLAY_NAME_LENGTH:
+        raise Invalid(
+            f"displayName is longer than {MAX_DISPLAY_NAME_LENGTH} characters",
+            attribute="displayName",
+        )
+    return {
+        Group.display_name: name,
+        Group.display_name_ci: fold(name),
+        Group.external_id: data.external_id,
+        Group.attributes: data.attributes,
+    }
+
+
+def _conflict(name: str) -> Conflict:
+    return Conflict("Group", "displayName", f"a group named {name!r} already exists")
+
+
+async def _check_users(tenant_id: UUID, user_ids: Iterable[UUID]) -> None:
+    """Every id must be a (visible) user of this tenant; reads only those ids."""
+    wanted = set(user_ids)
+    if not wanted:
+        return
+    rows = await User.select(User.id).where(
+        (User.tenant == tenant_id) & User.deleted_at.is_null() & User.id.is_in(list(wanted))
+    )
+    found = {UUID(str(row["id"])) for row in rows}
+    missing = wanted - found
+    if missing:
+        raise Invalid(
+            f"no such user in this tenant: {', '.join(sorted(str(m) for m in missing)[:5])}",
+            attribute="members",
+        )
+
+
+async def _apply(
+    tenant_id: UUID, group_id: UUID, ops: Sequence[MemberOp]
+) -> tuple[set[UUID], set[UUID]]:
+    """Apply membership ops in SQL, in order; returns the user ids asked to be added and
+    removed (re-adding a member is a no-op in the table: adds are idempotent)."""
+    added: set[UUID] = set()
+    removed: set[UUID] = set()
+    now = utcnow()
+    mine = (GroupMember.tenant == tenant_id) & (GroupMember.group == group_id)
+    for op in ops:
+        ids = list(op.user_ids)
+        if op.kind == "replace":
+            # Only the rows that leave are touched; members that stay are not rewritten.
+            if ids:
+                await GroupMember.delete().where(mine & GroupMember.user.not_in(ids))
+            else:
+                await GroupMember.delete().where(mine)
+        if op.kind == "remove" and ids:
+            await GroupMember.delete().where(mine & GroupMember.user.is_in(ids))
+            removed |= op.user_ids
+        if op.kind in ("add", "replace") and ids:
+            await GroupMember.insert(
+                *(
+                    GroupMember(tenant=tenant_id, group=group_id, user=user_id, created_at=now)
+                    for user_id in ids
+                )
+            ).on_conflict(action="DO NOTHING")
+            added |= op.user_ids
+    return added, removed
+
+
+async def create_group(
+    *, tenant_id: UUID, data: GroupData, members: Sequence[UUID] = (), actor: Actor
+) -> GroupRecord:
+    require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
+    values = _columns_of(data)
+    now = utcnow()
+    group = Group(tenant=tenant_id, version=1, created_at=now, updated_at=now)
+    for column, value in values.items():
+        setattr(group, column._meta.name, value)
+    async with write_transaction():
+        await _check_users(tenant_id, members)
+        with unique_violation_as(_conflict(data.display_name)):
+            await Group.insert(group)
+        await _apply(tenant_id, group.id, [MemberOp("add", frozenset(members))])
+        await audit.record(
+            tenant_id=tenant_id,
+            actor=actor,
+            action="group.create",
+            target_type="group",
+            target_id=group.id,
+            after={"displayName": data.display_name, "members": len(set(members))},
+        )
+        return await _get(tenant_id, group.id)
+
+
+async def _get(tenant_id: UUID, group_id: UUID) -> GroupRecord:
+    row = await (
+        Group.select(*_COLUMNS)
+        .where((Group.tenant == tenant_id) & (Group.id == group_id))
+        .output(load_json=True)
+        .first()
+    )
+    if row is None:
+        raise NotFound("Group", group_id)
+    return _record(row)
+
+
+async def get_group(*, tenant_id: UUID, group_id: UUID, actor: Actor) -> GroupRecord:
+    require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
+    return await _get(tenant_id, group_id)
+
+
+async def list_groups(
+    *,
+    tenant_id: UUID,
+    actor: Actor,
+    criteria: Combinable | None = None,
+    sort: SortKey | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> GroupPage:
+    require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
+    mine = Group.tenant == tenant_id
+    where = mine if criteria is None else mine & criteria
+    total, rows = await fetch_page(Group, _COLUMNS, where, sort=sort, offset=offset, limit=limit)
+    return GroupPage(total=total, items=[_record(row) for row in rows])
+
+
+async def members_of(*, tenant_id: UUID, group_ids: Sequence[UUID]) -> dict[UUID, list[Member]]:
+    """The members of several groups in one query (for rendering a page of groups)."""
+    result: dict[UUID, list[Member]] = {group_id: [] for group_id in group_ids}
+    if not group_ids:
+        return result
+    rows = await (
+        GroupMember.select(
+            GroupMember.group,
+            GroupMember.user,
+            GroupMember.user.user_name,
+            GroupMember.user.display_name,
+        )
+        .where((GroupMember.tenant == tenant_id) & GroupMember.group.is_in(list(group_ids)))
+        .order_by(GroupMember.created_at)
+        .order_by(GroupMember.id)
+    )
+    for row in rows:
+        display = row["user.display_name"] or row["user.user_name"]
+        result[UUID(str(row["group"]))].append(Member(UUID(str(row["user"])), display))
+    return result
+
+
+async def groups_of(
+    *, tenant_id: UUID, user_ids: Sequence[UUID]
+) -> dict[UUID, list[tuple[UUID, str]]]:
+    """(group id, displayName) of the groups each user is in: the User's read-only `groups`."""
+    result: dict[UUID, list[tuple[UUID, str]]] = {user_id: [] for user_id in user_ids}
+    if not user_ids:
+        return result
+    rows = await (
+        GroupMember.select(GroupMember.user, GroupMember.group, GroupMember.group.display_name)
+        .where((GroupMember.tenant == tenant_id) & GroupMember.user.is_in(list(user_ids)))
+        .order_by(GroupMember.group.display_name)
+    )
+    for row in rows:
+        result[UUID(str(row["user"]))].append((UUID(str(row["group"])), row["group.display_name"]))
+    return result
+
+
+async def update_group(
+    *,
+    tenant_id: UUID,
+    group_id: UUID,
+    actor: Actor,
+    change: Callable[[GroupData], GroupData] | None = None,
+    members: Sequence[MemberOp] = (),
+    if_match: int | None = None,
+) -> GroupRecord:
+    """Change the group's own attributes (`change`, applied to the locked row) and its
+    membership (`members`, as set operations) in one transaction."""
+    require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
+    async with write_transaction():
+        rows = await lock_for_update(
+            Group.select(*_COLUMNS)
+            .where((Group.tenant == tenant_id) & (Group.id == group_id))
+            .output(load_json=True)
+        )
+        if not rows:
+            raise NotFound("Group", group_id)
+        current = _record(rows[0])
+        if if_match is not None and if_match != current.version:
+            raise PreconditionFailed(f"the group is at version {current.version}, not {if_match}")
+        before = data_of(current)
+        after = change(before) if change else before
+        await _check_users(
+            tenant_id, (u for op in members for u in op.user_ids if op.kind != "remove")
+        )
+        values = _columns_of(after) if after != before else {}
+        with unique_violation_as(_conflict(after.display_name)):
+            await Group.update(
+                {**values, Group.version: Group.version + 1, Group.updated_at: utcnow()}
+            ).where(Group.id == group_id)
+        added, removed = await _apply(tenant_id, group_id, members)
+        roles = await mapped_role_names(tenant_id=tenant_id, group_id=group_id)
+        changes: dict[str, Any] = {}
+        if after != before:
+            changes["displayName"] = after.display_name
+        if added:
+            changes["membersAdded"] = sorted(str(u) for u in added)
+        if removed:
+            changes["membersRemoved"] = sorted(str(u) for u in removed)
+        if any(op.kind == "replace" for op in members):
+            changes["membersReplaced"] = True
+        if roles and (added or removed):
+            # Membership grants the group's mapped roles; leaving revokes them (DESIGN.md §4).
+            changes["rolesGranted" if added else "rolesRevoked"] = roles
+        await audit.record(
+            tenant_id=tenant_id,
+            actor=actor,
+            action="group.update",
+            target_type="group",
+            target_id=group_id,
+            before={"displayName": before.display_name},
+            after=changes,
+        )
+        return await _get(tenant_id, group_id)
+
+
+async def delete_group(
+    *, tenant_id: UUID, group_id: UUID, actor: Actor, if_match: int | None = None
+) -> None:
+    """Delete the group, its memberships and role mappings (the roles it granted end)."""
+    require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
+    async with write_transaction():
+        current = await _get(tenant_id, group_id)
+        if if_match is not None and if_match != current.version:
+            raise PreconditionFailed(f"the group is at version {current.version}, not {if_match}")
+        roles = await mapped_role_names(tenant_id=tenant_id, group_id=group_id)
+        await Group.delete().where((Group.tenant == tenant_id) & (Group.id == group_id))
+        await audit.record(
+            tenant_id=tenant_id,
+            actor=actor,
+            action="group.delete",
+            target_type="group",
+            target_id=group_id,
+            before={"displayName": current.display_name, "roles": roles},
+        )
+
+
+async def mapped_role_names(*, tenant_id: UUID, group_id: UUID) -> list[str]:
+    rows = await GroupRole.select(GroupRole.role.name).where(
+        (GroupRole.tenant == tenant_id) & (GroupRole.group == group_id)
+    )
+    return sorted(row["role.name"] for row in rows)
