@@ -51,6 +51,7 @@ from scim_facade.registry import (
     USER_SCHEMA,
     AttributeSpec,
 )
+from scim_facade.requests import ListQuery
 
 #: Documented limits: characters, nesting of ( and [, and comparisons (every attribute test,
 #: inside value filters too). IdPs send one to three terms; the term limit also bounds the
@@ -420,6 +421,21 @@ class GroupFilterCompiler(FilterCompiler):
         except ValueError:
             return QueryString("1 = 0")  # no user has a malformed id
         return QueryString('v."user" = {}', member)
+
+
+def compile_query(compiler: FilterCompiler, query: ListQuery) -> dict[str, Any]:
+    """The `criteria`, `sort`, `offset` and `limit` of a list request, for `list_users` /
+    `list_groups`."""
+    criteria = None if query.filter is None else compiler.compile(query.filter)
+    sort = None
+    if query.sort_by is not None:
+        sort = compiler.sort_key(query.sort_by, descending=query.descending)
+    return {
+        "criteria": criteria,
+        "sort": sort,
+        "offset": query.start_index - 1,
+        "limit": query.count,
+    }
 
 
 def _exact_match(op: CompareOperator, operand: str) -> QueryString:

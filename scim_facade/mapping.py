@@ -107,12 +107,16 @@ def to_scim_user(
     return body
 
 
-def project(body: dict[str, Any], projection: SearchRequest[Any] | None) -> dict[str, Any]:
+def project(
+    body: dict[str, Any],
+    projection: SearchRequest[Any] | None,
+    model: type[ScimUser] | type[Group] = ScimUser,
+) -> dict[str, Any]:
     """Apply attributes / excludedAttributes (RFC 7644 §3.4.2.5) with scim2-models, which
     knows `returned: always / never / request`. Without them the body is returned as is."""
     if projection is None:
         return body
-    resource = ScimUser.model_validate(
+    resource = model.model_validate(
         body, scim_ctx=Context.RESOURCE_QUERY_RESPONSE, scim_policy=POLICY
     )
     return resource.model_dump(
@@ -195,14 +199,3 @@ def scim_group_of(data: GroupData) -> Group:
 
 def group_data_of(resource: Group) -> GroupData:
     return from_scim_group(resource)[0]
-
-
-def project_group(body: dict[str, Any], projection: SearchRequest[Any] | None) -> dict[str, Any]:
-    if projection is None:
-        return body
-    resource = Group.model_validate(
-        body, scim_ctx=Context.RESOURCE_QUERY_RESPONSE, scim_policy=POLICY
-    )
-    return resource.model_dump(
-        scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=projection, scim_policy=POLICY
-    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -19,6 +20,8 @@ from scim2_models import (
     ScimPolicy,
     SearchRequest,
 )
+
+from definewtf.errors import NotFound
 
 #: What we tolerate from IdPs (DESIGN.md §5): attributes we do not model are kept, Entra's
 #: remove-with-value and add-to-unmatched-filter are honoured.
@@ -177,3 +180,11 @@ def if_match_version(request: Request[Any, Any, Any], header: str = "if-match") 
         return None
     tag = raw.strip().removeprefix("W/").strip('"')
     return int(tag) if tag.isdigit() and len(tag) < 12 else -1
+
+
+def resource_id(raw: str, resource: str) -> uuid.UUID:
+    """A path id: not a UUID means no such resource (404), never a 400 or a 500."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound(resource, None) from None

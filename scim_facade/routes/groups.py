@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post, put
@@ -10,15 +9,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from scim2_models import Context, Group, SearchRequest
 
-from definewtf.errors import NotFound
 from definewtf.services import groups
 from definewtf.services.groups import GroupRecord, MemberOp
 from scim_facade.context import ScimContext
-from scim_facade.filters import GroupFilterCompiler
+from scim_facade.filters import GroupFilterCompiler, compile_query
 from scim_facade.mapping import (
     from_scim_group,
     group_data_of,
-    project_group,
+    project,
     scim_group_of,
     to_scim_group,
 )
@@ -30,17 +28,11 @@ from scim_facade.requests import (
     list_query,
     query_of_request,
     read_json,
+    resource_id,
     resource_projection,
     validate,
 )
 from scim_facade.responses import list_body, scim_response
-
-
-def _group_id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise NotFound("Group", None) from None
 
 
 def wants_members(projection: SearchRequest[Any] | None) -> bool:
@@ -65,11 +57,12 @@ async def _render(
     )
     users_url = f"{scim.base_url}/Users"
     return [
-        project_group(
+        project(
             to_scim_group(
                 record, scim.location("Groups", record.id), users_url, members.get(record.id)
             ),
             projection,
+            Group,
         )
         for record in records
     ]
@@ -100,7 +93,7 @@ async def get_group(
     request: Request[Any, Any, Any], group_id: FromPath[str], scim: NamedDependency[ScimContext]
 ) -> Response[Any]:
     record = await groups.get_group(
-        tenant_id=scim.tenant.id, group_id=_group_id(group_id), actor=scim.actor
+        tenant_id=scim.tenant.id, group_id=resource_id(group_id, "Group"), actor=scim.actor
     )
     if if_match_version(request, "if-none-match") == record.version:
         return scim_response(None, status=304, version=record.version)
@@ -116,7 +109,7 @@ async def replace_group(
     data, members = from_scim_group(resource)
     record = await groups.update_group(
         tenant_id=scim.tenant.id,
-        group_id=_group_id(group_id),
+        group_id=resource_id(group_id, "Group"),
         actor=scim.actor,
         change=lambda _: data,
         members=[MemberOp("replace", frozenset(members))],
@@ -143,7 +136,7 @@ async def patch_group(
 
     record = await groups.update_group(
         tenant_id=scim.tenant.id,
-        group_id=_group_id(group_id),
+        group_id=resource_id(group_id, "Group"),
         actor=scim.actor,
         change=change,
         members=operations.members,
@@ -160,7 +153,7 @@ async def delete_group(
 ) -> None:
     await groups.delete_group(
         tenant_id=scim.tenant.id,
-        group_id=_group_id(group_id),
+        group_id=resource_id(group_id, "Group"),
         actor=scim.actor,
         if_match=if_match_version(request),
     )
@@ -181,16 +174,10 @@ async def search_groups_post(
 
 
 async def search_groups(scim: ScimContext, query: ListQuery) -> Response[Any]:
-    compiler = GroupFilterCompiler(scim.tenant.id)
     page = await groups.list_groups(
         tenant_id=scim.tenant.id,
         actor=scim.actor,
-        criteria=None if query.filter is None else compiler.compile(query.filter),
-        sort=None
-        if query.sort_by is None
-        else compiler.sort_key(query.sort_by, descending=query.descending),
-        offset=query.start_index - 1,
-        limit=query.count,
+        **compile_query(GroupFilterCompiler(scim.tenant.id), query),
     )
     resources = await _render(scim, page.items, query.projection)
     return scim_response(list_body(resources, total=page.total, start_index=query.start_index))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post, put
@@ -10,11 +9,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from scim2_models import Context
 
-from definewtf.errors import NotFound
 from definewtf.services import groups, users
 from definewtf.services.users import UserData
 from scim_facade.context import ScimContext
-from scim_facade.filters import UserFilterCompiler
+from scim_facade.filters import UserFilterCompiler, compile_query
 from scim_facade.mapping import ScimUser, from_scim_user, project, scim_user_of, to_scim_user
 from scim_facade.patch import parse_patch
 from scim_facade.requests import (
@@ -24,17 +22,11 @@ from scim_facade.requests import (
     list_query,
     query_of_request,
     read_json,
+    resource_id,
     resource_projection,
     validate,
 )
 from scim_facade.responses import list_body, scim_response
-
-
-def _user_id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise NotFound("User", None) from None
 
 
 @post("/Users", status_code=201)
@@ -58,7 +50,7 @@ async def get_user(
     request: Request[Any, Any, Any], user_id: FromPath[str], scim: NamedDependency[ScimContext]
 ) -> Response[Any]:
     record = await users.get_user(
-        tenant_id=scim.tenant.id, user_id=_user_id(user_id), actor=scim.actor
+        tenant_id=scim.tenant.id, user_id=resource_id(user_id, "User"), actor=scim.actor
     )
     if if_match_version(request, "if-none-match") == record.version:
         return scim_response(None, status=304, version=record.version)
@@ -87,7 +79,7 @@ async def replace_user(
     replacement = from_scim_user(resource)
     record = await users.update_user(
         tenant_id=scim.tenant.id,
-        user_id=_user_id(user_id),
+        user_id=resource_id(user_id, "User"),
         change=lambda _: replacement,
         actor=scim.actor,
         security=scim.security,
@@ -110,7 +102,7 @@ async def patch_user(
 
     record = await users.update_user(
         tenant_id=scim.tenant.id,
-        user_id=_user_id(user_id),
+        user_id=resource_id(user_id, "User"),
         change=change,
         actor=scim.actor,
         security=scim.security,
@@ -125,7 +117,7 @@ async def delete_user(
 ) -> None:
     await users.delete_user(
         tenant_id=scim.tenant.id,
-        user_id=_user_id(user_id),
+        user_id=resource_id(user_id, "User"),
         actor=scim.actor,
         if_match=if_match_version(request),
     )
@@ -147,16 +139,10 @@ async def search_users_post(
 
 
 async def search_users(scim: ScimContext, query: ListQuery) -> Response[Any]:
-    compiler = UserFilterCompiler(scim.tenant.id)
     page = await users.list_users(
         tenant_id=scim.tenant.id,
         actor=scim.actor,
-        criteria=None if query.filter is None else compiler.compile(query.filter),
-        sort=None
-        if query.sort_by is None
-        else compiler.sort_key(query.sort_by, descending=query.descending),
-        offset=query.start_index - 1,
-        limit=query.count,
+        **compile_query(UserFilterCompiler(scim.tenant.id), query),
     )
     memberships = await groups.groups_of(
         tenant_id=scim.tenant.id, user_ids=[record.id for record in page.items]
