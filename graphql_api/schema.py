@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from definewtf.errors import Invalid, NotFound
-from definewtf.services import tenants, tokens, users
+from definewtf.services import roles, tenants, tokens, users
 from graphql_api.context import ctx
 from graphql_api.errors import (
     EXCEPTION_HANDLERS,
@@ -29,6 +29,32 @@ from graphql_api.types import (
 )
 
 MAX_PAGE_SIZE = 100
+
+
+@strawberry.type
+class GroupRoleMapping:
+    group_id: strawberry.ID
+    role: str
+    mapped: bool = strawberry.field(description="False after unmapGroupToRole.")
+
+
+@strawberry.type
+class RoleGrant:
+    role: str
+    permissions: list[str]
+    source: str = strawberry.field(description='"direct", or the name of the granting group.')
+
+
+@strawberry.type
+class Viewer:
+    user_id: strawberry.ID | None
+    label: str
+    roles: list[RoleGrant]
+
+
+MapGroupToRoleResult = Annotated[
+    GroupRoleMapping | NotFoundError | DeniedError, strawberry.union("MapGroupToRoleResult")
+]
 
 CreateTenantResult = Annotated[
     Tenant | ConflictError | InvalidError | DeniedError, strawberry.union("CreateTenantResult")
@@ -62,6 +88,22 @@ def _uuid(raw: str, resource: str) -> uuid.UUID:
 
 @strawberry.type
 class Query:
+    @strawberry.field(description="Who the credential acts as, and the roles they hold now.")
+    async def viewer(self, info: Info[Any, Any]) -> Viewer:
+        context = ctx(info)
+        actor = context.require_actor()
+        grants = []
+        if actor.user_id is not None and actor.tenant_id is not None:
+            grants = await roles.grants_of(tenant_id=actor.tenant_id, user_id=actor.user_id)
+        return Viewer(
+            user_id=None if actor.user_id is None else strawberry.ID(str(actor.user_id)),
+            label=actor.label,
+            roles=[
+                RoleGrant(role=g.role, permissions=list(g.permissions), source=g.source)
+                for g in grants
+            ],
+        )
+
     @strawberry.field(description="The tenant of this host.")
     async def tenant(self, info: Info[Any, Any]) -> Tenant:
         context = ctx(info)
@@ -94,6 +136,34 @@ class Query:
 
 @strawberry.type
 class Mutation:
+    @strawberry.mutation(
+        description="Members of the SCIM group hold the role (Okta group-to-role)."
+    )
+    async def map_group_to_role(
+        self, info: Info[Any, Any], group_id: strawberry.ID, role: str
+    ) -> MapGroupToRoleResult:
+        context = ctx(info)
+        await roles.map_group_to_role(
+            tenant_id=context.require_tenant().id,
+            group_id=_uuid(group_id, "Group"),
+            role=role,
+            actor=context.require_actor(),
+        )
+        return GroupRoleMapping(group_id=group_id, role=role, mapped=True)
+
+    @strawberry.mutation(description="The group no longer grants the role; direct grants stay.")
+    async def unmap_group_to_role(
+        self, info: Info[Any, Any], group_id: strawberry.ID, role: str
+    ) -> MapGroupToRoleResult:
+        context = ctx(info)
+        await roles.unmap_group_to_role(
+            tenant_id=context.require_tenant().id,
+            group_id=_uuid(group_id, "Group"),
+            role=role,
+            actor=context.require_actor(),
+        )
+        return GroupRoleMapping(group_id=group_id, role=role, mapped=False)
+
     @strawberry.mutation(description="Create a tenant (platform operators).")
     async def create_tenant(
         self, info: Info[Any, Any], slug: str, name: str | None = None

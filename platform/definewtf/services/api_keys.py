@@ -8,10 +8,10 @@ from uuid import UUID
 
 from definewtf.clock import utcnow
 from definewtf.db import unique_violation_as, write_transaction
-from definewtf.errors import Conflict, Unauthenticated
-from definewtf.principals import Actor, require_operator
+from definewtf.errors import Conflict, NotFound, Unauthenticated
+from definewtf.principals import Actor, require_admin, require_operator
 from definewtf.security import Security
-from definewtf.services import audit, tenants
+from definewtf.services import audit, roles, tenants
 from definewtf.services.credentials import check_secret, issue_secret
 from definewtf.tables import ApiKey, User, UserRole
 from definewtf.text import fold
@@ -99,6 +99,43 @@ async def create_admin(
     )
 
 
+async def create_api_key(
+    *, tenant_id: UUID, user_id: UUID, name: str, actor: Actor, security: Security
+) -> IssuedApiKey:
+    """A new API key acting as `user_id` (their own, or any user's for an admin)."""
+    if actor.user_id != user_id:
+        require_admin(actor, tenant_id)
+    secret = await issue_secret(security)
+    now = utcnow()
+    async with write_transaction():
+        exists = await User.exists().where(
+            (User.tenant == tenant_id) & (User.id == user_id) & User.deleted_at.is_null()
+        )
+        if not exists:
+            raise NotFound("User", user_id)
+        key = ApiKey(
+            tenant=tenant_id,
+            user=user_id,
+            name=name[:200],
+            prefix=secret.prefix,
+            secret_hash=secret.secret_hash,
+            created_at=now,
+        )
+        with unique_violation_as(Conflict("ApiKey", "prefix")):
+            await ApiKey.insert(key)
+        await audit.record(
+            tenant_id=tenant_id,
+            actor=actor,
+            action="api_key.create",
+            target_type="api_key",
+            target_id=key.id,
+            after={"prefix": secret.prefix, "user": str(user_id), "name": name},
+        )
+    return IssuedApiKey(
+        key=secret.plaintext, id=key.id, prefix=secret.prefix, user_id=user_id, created_at=now
+    )
+
+
 async def authenticate_api_key(*, tenant_id: UUID | None, secret: str, security: Security) -> Actor:
     """The principal of an API key presented on a tenant's host (`tenant_id`) or on the
     platform host (None). A key of another tenant is refused; an operator's key (held in
@@ -134,7 +171,7 @@ async def _actor_for(*, tenant_id: UUID, user_id: UUID, credential_id: UUID, pre
     # A deactivated or deleted user's keys stop working at once.
     if user is None or not user["active"] or user["deleted_at"] is not None:
         raise Unauthenticated("invalid or expired credential")
-    permissions = await _permissions(tenant_id=tenant_id, user_id=user_id)
+    permissions = await roles.permissions_of(tenant_id=tenant_id, user_id=user_id)
     return Actor(
         kind="api_key",
         tenant_id=tenant_id,
@@ -143,12 +180,3 @@ async def _actor_for(*, tenant_id: UUID, user_id: UUID, credential_id: UUID, pre
         user_id=user_id,
         credential_id=credential_id,
     )
-
-
-async def _permissions(*, tenant_id: UUID, user_id: UUID) -> frozenset[str]:
-    rows = await (
-        UserRole.select(UserRole.role.permissions)
-        .where((UserRole.tenant == tenant_id) & (UserRole.user == user_id))
-        .output(load_json=True)
-    )
-    return frozenset(p for row in rows for p in (row["role.permissions"] or []))
