@@ -10,14 +10,20 @@ from litestar.di import Provide
 from scim_facade.context import SCIM_PATH, provide_scim_context
 from scim_facade.errors import EXCEPTION_HANDLERS, http_exception_handler
 from scim_facade.requests import MAX_BODY_BYTES, accept_internal_email_domains
-from scim_facade.routes import discovery, groups, root, users
+from scim_facade.routes import bulk, discovery, groups, root, users
 
 
 def create_scim_router() -> Router:
     accept_internal_email_domains()
     return Router(
         path=SCIM_PATH,
-        route_handlers=[*users.ROUTES, *groups.ROUTES, *root.ROUTES, *discovery.ROUTES],
+        route_handlers=[
+            *users.ROUTES,
+            *groups.ROUTES,
+            *bulk.ROUTES,
+            *root.ROUTES,
+            *discovery.ROUTES,
+        ],
         # Bodies above this are refused with 413 before they are read in full.
         request_max_body_size=MAX_BODY_BYTES,
         dependencies={"scim": Provide(provide_scim_context)},

@@ -28,6 +28,7 @@ from scim_facade.context import ScimContext
 from scim_facade.registry import RESOURCE_TYPES, SCHEMAS
 from scim_facade.requests import MAX_COUNT
 from scim_facade.responses import list_body, scim_response
+from scim_facade.routes.bulk import MAX_OPERATIONS, MAX_PAYLOAD_BYTES
 
 DUMP = Context.RESOURCE_QUERY_RESPONSE
 
@@ -35,8 +36,9 @@ DUMP = Context.RESOURCE_QUERY_RESPONSE
 def service_provider_config(scim: ScimContext) -> ServiceProviderConfig:
     return ServiceProviderConfig(
         patch=Patch(supported=True),
-        # /Bulk is not served yet: advertised as unsupported until it is.
-        bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
+        bulk=Bulk(
+            supported=True, max_operations=MAX_OPERATIONS, max_payload_size=MAX_PAYLOAD_BYTES
+        ),
         filter=Filter(supported=True, max_results=MAX_COUNT),
         change_password=ChangePassword(supported=True),
         sort=Sort(supported=True),

@@ -17,7 +17,8 @@ async def test_service_provider_config_advertises_what_works(client, scim_auth) 
     assert config["sort"]["supported"] is True
     assert config["etag"]["supported"] is True
     assert config["filter"]["supported"] is True
-    assert config["bulk"]["supported"] is False
+    assert config["bulk"]["supported"] is True
+    assert config["bulk"]["maxOperations"] >= 1
     assert config["authenticationSchemes"][0]["type"] == "oauthbearertoken"
     # The advertised maximum is the one enforced.
     max_results = config["filter"]["maxResults"]
