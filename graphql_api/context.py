@@ -67,7 +67,7 @@ async def provide_context(request: Request[Any, Any, Any]) -> GraphQLContext:
         try:
             if secret is None:
                 raise Unauthenticated("malformed Authorization header")
-            actor = await api_keys.authenticate_api_key(
+            actor = await api_keys.authenticate_bearer(
                 tenant_id=None if tenant is None else tenant.id,
                 secret=secret,
                 security=runtime.security,

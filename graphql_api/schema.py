@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
-from definewtf.errors import Invalid, NotFound
-from definewtf.services import roles, tenants, tokens, users
+from definewtf.errors import Invalid, NotFound, Unauthenticated
+from definewtf.services import roles, sessions, tenants, tokens, users
 from graphql_api.context import ctx
 from graphql_api.errors import (
     EXCEPTION_HANDLERS,
@@ -51,6 +52,29 @@ class Viewer:
     label: str
     roles: list[RoleGrant]
 
+
+@strawberry.type
+class LoginSession:
+    token: str = strawberry.field(
+        description="Send as `Authorization: Bearer <token>`; shown once."
+    )
+    expires_at: datetime
+
+
+@strawberry.type
+class LoginFailed:
+    message: str
+
+
+@strawberry.type
+class Done:
+    ok: bool
+
+
+LoginResult = Annotated[LoginSession | LoginFailed | InvalidError, strawberry.union("LoginResult")]
+SetPasswordResult = Annotated[
+    Done | NotFoundError | InvalidError | DeniedError, strawberry.union("SetPasswordResult")
+]
 
 MapGroupToRoleResult = Annotated[
     GroupRoleMapping | NotFoundError | DeniedError, strawberry.union("MapGroupToRoleResult")
@@ -136,6 +160,41 @@ class Query:
 
 @strawberry.type
 class Mutation:
+    @strawberry.mutation(description="Log in with email and password on a tenant's host.")
+    async def login(self, info: Info[Any, Any], email: str, password: str) -> LoginResult:
+        context = ctx(info)
+        try:
+            issued = await sessions.login(
+                tenant_id=context.require_tenant().id,
+                email=email,
+                password=password,
+                security=context.runtime.security,
+            )
+        except Unauthenticated as exc:
+            return LoginFailed(message=exc.detail)
+        return LoginSession(token=issued.token, expires_at=issued.expires_at)
+
+    @strawberry.mutation(description="End the session this request is authenticated with.")
+    async def logout(self, info: Info[Any, Any]) -> Done:
+        context = ctx(info)
+        actor = context.require_actor()
+        ended = await sessions.logout(tenant_id=context.require_tenant().id, actor=actor)
+        return Done(ok=ended)
+
+    @strawberry.mutation(description="Set a password: one's own, or any user's for an admin.")
+    async def set_password(
+        self, info: Info[Any, Any], user_id: strawberry.ID, password: str
+    ) -> SetPasswordResult:
+        context = ctx(info)
+        await sessions.set_password(
+            tenant_id=context.require_tenant().id,
+            user_id=_uuid(user_id, "User"),
+            password=password,
+            actor=context.require_actor(),
+            security=context.runtime.security,
+        )
+        return Done(ok=True)
+
     @strawberry.mutation(
         description="Members of the SCIM group hold the role (Okta group-to-role)."
     )

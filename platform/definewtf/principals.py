@@ -16,7 +16,7 @@ PLATFORM_OPERATOR = "platform:operator"
 TENANT_ADMIN = "tenant:admin"
 SCIM_PROVISION = "scim:provision"
 
-ActorKind = Literal["user", "api_key", "scim_token", "cli", "system"]
+ActorKind = Literal["user", "api_key", "session", "scim_token", "cli", "system"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,7 @@ class Hasher:
         # one Hasher serves apps running on different loops (tests run several).
         self._slots = threading.BoundedSemaphore(threads)
         self.verifications = 0  # observable by tests: how often argon2 verify really ran
+        self._dummy: str | None = None
 
     def _bounded(self, fn: Callable[[], object]) -> object:
         with self._slots:
@@ -75,6 +76,13 @@ class Hasher:
     async def hash(self, secret: str) -> str:
         result = await anyio.to_thread.run_sync(self._bounded, lambda: self._hasher.hash(secret))
         return str(result)
+
+    async def dummy_hash(self) -> str:
+        """A hash of a random secret at this hasher's cost, to verify against when there is
+        no real hash (timing equalisation)."""
+        if self._dummy is None:
+            self._dummy = await self.hash(secrets.token_urlsafe(32))
+        return self._dummy
 
     async def verify(self, secret_hash: str, secret: str) -> bool:
         def check() -> bool:

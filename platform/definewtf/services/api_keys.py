@@ -9,11 +9,11 @@ from uuid import UUID
 from definewtf.clock import utcnow
 from definewtf.db import unique_violation_as, write_transaction
 from definewtf.errors import Conflict, NotFound, Unauthenticated
-from definewtf.principals import Actor, require_admin, require_operator
+from definewtf.principals import Actor, ActorKind, require_admin, require_operator
 from definewtf.security import Security
 from definewtf.services import audit, roles, tenants
 from definewtf.services.credentials import check_secret, issue_secret
-from definewtf.tables import ApiKey, User, UserRole
+from definewtf.tables import ApiKey, Session, User, UserRole
 from definewtf.text import fold
 
 
@@ -136,46 +136,51 @@ async def create_api_key(
     )
 
 
-async def authenticate_api_key(*, tenant_id: UUID | None, secret: str, security: Security) -> Actor:
-    """The principal of an API key presented on a tenant's host (`tenant_id`) or on the
-    platform host (None). A key of another tenant is refused; an operator's key (held in
-    the platform tenant) works everywhere."""
+async def authenticate_bearer(*, tenant_id: UUID | None, secret: str, security: Security) -> Actor:
+    """The principal of an API key or session token presented on a tenant's host
+    (`tenant_id`) or on the platform host (None). A credential of another tenant is refused;
+    an operator's (held in the platform tenant) works everywhere."""
     platform = await tenants.platform_tenant_id()
     candidates = [t for t in (tenant_id, platform) if t is not None]
     for candidate in dict.fromkeys(candidates):
-        try:
-            row = await check_secret(
-                ApiKey,
+        for table, kind in ((ApiKey, "api_key"), (Session, "session")):
+            try:
+                row = await check_secret(
+                    table,
+                    tenant_id=candidate,
+                    secret=secret,
+                    security=security,
+                    columns=(table.user, table.prefix),
+                )
+            except Unauthenticated:
+                continue
+            return await _actor_for(
                 tenant_id=candidate,
-                secret=secret,
-                security=security,
-                columns=(ApiKey.user, ApiKey.prefix),
+                user_id=UUID(str(row["user"])),
+                credential_id=UUID(str(row["id"])),
+                prefix=row["prefix"],
+                kind="api_key" if kind == "api_key" else "session",
             )
-        except Unauthenticated:
-            continue
-        return await _actor_for(
-            tenant_id=candidate,
-            user_id=UUID(str(row["user"])),
-            credential_id=UUID(str(row["id"])),
-            prefix=row["prefix"],
-        )
     raise Unauthenticated("invalid or expired credential")
 
 
-async def _actor_for(*, tenant_id: UUID, user_id: UUID, credential_id: UUID, prefix: str) -> Actor:
+async def _actor_for(
+    *, tenant_id: UUID, user_id: UUID, credential_id: UUID, prefix: str, kind: ActorKind
+) -> Actor:
     user = await (
         User.select(User.user_name, User.active, User.deleted_at)
         .where((User.tenant == tenant_id) & (User.id == user_id))
         .first()
     )
-    # A deactivated or deleted user's keys stop working at once.
+    # A deactivated or deleted user's keys and sessions stop working at once.
     if user is None or not user["active"] or user["deleted_at"] is not None:
         raise Unauthenticated("invalid or expired credential")
     permissions = await roles.permissions_of(tenant_id=tenant_id, user_id=user_id)
+    what = "key" if kind == "api_key" else "session"
     return Actor(
-        kind="api_key",
+        kind=kind,
         tenant_id=tenant_id,
-        label=f"{user['user_name']} (key {prefix})",
+        label=f"{user['user_name']} ({what} {prefix})",
         permissions=permissions,
         user_id=user_id,
         credential_id=credential_id,
