@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from definewtf.errors import Invalid, NotFound, Unauthenticated
 from definewtf.services import roles, sessions, tenants, tokens, users
+from graphql_api import limits
 from graphql_api.context import ctx
 from graphql_api.errors import (
     EXCEPTION_HANDLERS,
@@ -261,4 +262,9 @@ class Mutation:
         return ScimToken.of(revoked)
 
 
-schema = strawberry.Schema(query=Query, mutation=Mutation, exception_handlers=EXCEPTION_HANDLERS)
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    exception_handlers=EXCEPTION_HANDLERS,
+    extensions=limits.extensions(),
+)

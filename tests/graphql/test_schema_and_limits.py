@@ -1,0 +1,52 @@
+"""The checked-in schema.graphql is the schema the code serves; abusive queries are refused
+with a GraphQL error before any resolver runs."""
+
+from __future__ import annotations
+
+from graphql_api.export import SCHEMA_FILE, schema_text
+from graphql_api.limits import MAX_ALIASES, MAX_TOKENS
+
+
+def test_schema_graphql_is_current() -> None:
+    assert SCHEMA_FILE.read_text() == schema_text(), (
+        "schema.graphql is stale: run `python -m graphql_api.export` and commit it"
+    )
+
+
+async def refused(client, admin_key, query: str) -> str:
+    response = await client.post(
+        "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {admin_key}"}
+    )
+    assert response.status_code in (200, 400), response.text
+    body = response.json()
+    assert body.get("data") is None
+    assert body["errors"]
+    return " ".join(e["message"] for e in body["errors"])
+
+
+async def test_a_normal_admin_query_passes(client, admin_key) -> None:
+    response = await client.post(
+        "/graphql",
+        json={
+            "query": "{ users(first: 100) { totalCount edges { node { userName } } } "
+            "viewer { label } }"
+        },
+        headers={"Authorization": f"Bearer {admin_key}"},
+    )
+    assert "errors" not in response.json()
+
+
+async def test_alias_limit(client, admin_key) -> None:
+    query = "{ " + " ".join(f"a{i}: viewer {{ label }}" for i in range(MAX_ALIASES + 5)) + " }"
+    assert "alias" in (await refused(client, admin_key, query)).lower()
+
+
+async def test_token_limit(client, admin_key) -> None:
+    query = "{ viewer { " + " ".join("label" for _ in range(MAX_TOKENS)) + " } }"
+    assert "token" in (await refused(client, admin_key, query)).lower()
+
+
+async def test_cost_multiplies_by_first(client, admin_key) -> None:
+    """Refused by cost in validation, before the resolver's own page-size check runs."""
+    query = "{ users(first: 100000) { edges { node { userName active email } } } }"
+    assert "cost" in (await refused(client, admin_key, query)).lower()
