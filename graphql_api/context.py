@@ -15,12 +15,14 @@ from definewtf.principals import Actor
 from definewtf.services import api_keys, tenants
 from definewtf.services.tenants import TenantRecord
 from definewtf.web import Runtime, bearer_credential, scope_of_host
+from graphql_api.loaders import Loaders, make_loaders
 
 
 class GraphQLContext(BaseContext, kw_only=True):
     runtime: Runtime
     tenant: TenantRecord | None
     actor: Actor | None
+    loaders: Loaders
     #: `scheme://` and `:port` the client used, to render URLs it can reach (SCIM endpoint).
     origin_scheme: str
     origin_port: str
@@ -78,6 +80,7 @@ async def provide_context(request: Request[Any, Any, Any]) -> GraphQLContext:
             ) from exc
     port = (host or "").rpartition(":")[2] if ":" in (host or "") else ""
     return GraphQLContext(
+        loaders=make_loaders(None if tenant is None else tenant.id),
         runtime=runtime,
         tenant=tenant,
         actor=actor,

@@ -23,6 +23,7 @@ from graphql_api.errors import (
 from graphql_api.types import (
     Connection,
     GeneratedScimToken,
+    RoleGrant,
     ScimToken,
     Tenant,
     User,
@@ -38,13 +39,6 @@ class GroupRoleMapping:
     group_id: strawberry.ID
     role: str
     mapped: bool = strawberry.field(description="False after unmapGroupToRole.")
-
-
-@strawberry.type
-class RoleGrant:
-    role: str
-    permissions: list[str]
-    source: str = strawberry.field(description='"direct", or the name of the granting group.')
 
 
 @strawberry.type
@@ -123,10 +117,7 @@ class Query:
         return Viewer(
             user_id=None if actor.user_id is None else strawberry.ID(str(actor.user_id)),
             label=actor.label,
-            roles=[
-                RoleGrant(role=g.role, permissions=list(g.permissions), source=g.source)
-                for g in grants
-            ],
+            roles=[RoleGrant.of(g) for g in grants],
         )
 
     @strawberry.field(description="The tenant of this host.")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
+from strawberry.types import Info
 
 from definewtf.clock import utcnow
+from definewtf.services import roles
 from definewtf.services.tenants import TenantRecord
 from definewtf.services.tokens import ROTATION_DUE_DAYS, ScimTokenInfo
 from definewtf.services.users import UserRecord
@@ -77,6 +80,23 @@ class GeneratedScimToken:
 
 
 @strawberry.type
+class RoleGrant:
+    role: str
+    permissions: list[str]
+    source: str = strawberry.field(description='"direct", or the name of the granting group.')
+
+    @classmethod
+    def of(cls, grant: roles.RoleGrant) -> RoleGrant:
+        return cls(role=grant.role, permissions=list(grant.permissions), source=grant.source)
+
+
+@strawberry.type
+class GroupRef:
+    id: strawberry.ID
+    display_name: str
+
+
+@strawberry.type
 class User:
     id: strawberry.ID
     user_name: str
@@ -88,6 +108,18 @@ class User:
     email: str | None
     created_at: datetime
     updated_at: datetime
+
+    @strawberry.field(description="Roles held, directly or through SCIM groups (batched).")
+    async def roles(self, info: Info[Any, Any]) -> list[RoleGrant]:
+        grants = await info.context.loaders.roles.load(uuid.UUID(str(self.id)))
+        return [RoleGrant.of(grant) for grant in grants]
+
+    @strawberry.field(description="SCIM groups the user is in (batched).")
+    async def groups(self, info: Info[Any, Any]) -> list[GroupRef]:
+        refs = await info.context.loaders.groups.load(uuid.UUID(str(self.id)))
+        return [
+            GroupRef(id=strawberry.ID(str(ref.id)), display_name=ref.display_name) for ref in refs
+        ]
 
     @classmethod
     def of(cls, record: UserRecord) -> User:

@@ -138,3 +138,47 @@ async def permissions_of(*, tenant_id: UUID, user_id: UUID) -> frozenset[str]:
         for grant in await grants_of(tenant_id=tenant_id, user_id=user_id)
         for p in grant.permissions
     )
+
+
+async def grants_of_users(*, tenant_id: UUID, user_ids: list[UUID]) -> dict[UUID, list[RoleGrant]]:
+    """`grants_of` for a page of users in three queries, whatever the page size (the GraphQL
+    roles loader)."""
+    result: dict[UUID, list[RoleGrant]] = {user_id: [] for user_id in user_ids}
+    if not user_ids:
+        return result
+    direct = (
+        await UserRole.select(UserRole.user, UserRole.role.name, UserRole.role.permissions)
+        .where((UserRole.tenant == tenant_id) & UserRole.user.is_in(user_ids))
+        .output(load_json=True)
+    )
+    for row in direct:
+        result[UUID(str(row["user"]))].append(
+            RoleGrant(row["role.name"], tuple(row["role.permissions"] or []), "direct")
+        )
+    memberships = await GroupMember.select(GroupMember.user, GroupMember.group).where(
+        (GroupMember.tenant == tenant_id) & GroupMember.user.is_in(user_ids)
+    )
+    groups_of_user: dict[UUID, list[UUID]] = {}
+    for row in memberships:
+        groups_of_user.setdefault(UUID(str(row["group"])), []).append(UUID(str(row["user"])))
+    if groups_of_user:
+        mapped = (
+            await GroupRole.select(
+                GroupRole.group,
+                GroupRole.role.name,
+                GroupRole.role.permissions,
+                GroupRole.group.display_name,
+            )
+            .where((GroupRole.tenant == tenant_id) & GroupRole.group.is_in(list(groups_of_user)))
+            .output(load_json=True)
+        )
+        for row in mapped:
+            grant = RoleGrant(
+                row["role.name"], tuple(row["role.permissions"] or []), row["group.display_name"]
+            )
+            for user_id in groups_of_user[UUID(str(row["group"]))]:
+                result[user_id].append(grant)
+    return {
+        user_id: sorted(grants, key=lambda g: (g.role, g.source))
+        for user_id, grants in result.items()
+    }
