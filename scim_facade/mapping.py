@@ -7,7 +7,7 @@ row without a model round-trip.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -20,7 +20,7 @@ from scim2_models import (
     User,
 )
 
-from definewtf.services.groups import GroupData, GroupRecord, Member
+from definewtf.services.groups import GroupData, GroupRecord, Member, MemberOp
 from definewtf.services.users import UserData, UserRecord, data_of
 from scim_facade.registry import GROUP_SCHEMA, USER_SCHEMA, user_values
 from scim_facade.requests import POLICY, scim_error_of
@@ -130,8 +130,8 @@ def project(
 _GROUP_NOT_STORED = {"id", "meta", "displayName", "externalId", "members"}
 
 
-def from_scim_group(resource: Group) -> tuple[GroupData, list[UUID]]:
-    """The group's own data and its member ids (members of type User; ids must be UUIDs)."""
+def from_scim_group(resource: Group) -> tuple[GroupData, MemberOp]:
+    """The group's own data, and its members as a `replace` of the membership set."""
     dumped = resource.model_dump(scim_policy=POLICY)
     attributes = {k: v for k, v in dumped.items() if k not in _GROUP_NOT_STORED}
     data = GroupData(
@@ -139,18 +139,31 @@ def from_scim_group(resource: Group) -> tuple[GroupData, list[UUID]]:
         external_id=resource.external_id,
         attributes=attributes,
     )
-    return data, member_ids(resource.members or [])
+    return data, member_op("replace", resource.members or [])
 
 
-def member_ids(members: list[Any]) -> list[UUID]:
-    ids: list[UUID] = []
-    for member in members:
-        raw = member.value if hasattr(member, "value") else (member or {}).get("value")
+def member_op(kind: Literal["add", "remove", "replace"], members: Any) -> MemberOp:
+    """A membership change from SCIM member values: objects (`{"value": id, "display": …}`)
+    or models, a single one or a list; ids must be UUIDs (else no such user: 400)."""
+    items = members if isinstance(members, list) else [] if members is None else [members]
+    ids: set[UUID] = set()
+    displays: dict[UUID, str] = {}
+    for member in items:
+        if not isinstance(member, dict):
+            member = (
+                member.model_dump(scim_policy=POLICY)
+                if hasattr(member, "model_dump")
+                else {"value": member}
+            )
+        raw = member.get("value")
         try:
-            ids.append(UUID(str(raw)))
+            user_id = UUID(str(raw))
         except ValueError:
             raise InvalidValueException(detail=f"no such user: {raw!r}") from None
-    return ids
+        ids.add(user_id)
+        if isinstance(member.get("display"), str):
+            displays[user_id] = member["display"]
+    return MemberOp(kind, frozenset(ids), displays)
 
 
 def to_scim_group(

@@ -23,7 +23,7 @@ from scim2_models.path import CompareOperator, Comparison, LogicalExpr, LogicalO
 
 from definewtf.services.groups import MemberOp
 from scim_facade.filters import parse_filter
-from scim_facade.mapping import ScimUser, member_ids
+from scim_facade.mapping import ScimUser, member_op
 from scim_facade.registry import ENTERPRISE_USER_SCHEMA
 from scim_facade.requests import POLICY, scim_error_of
 
@@ -87,13 +87,6 @@ class GroupPatch:
     other: PatchOp[Group] | None
 
 
-def _member_values(value: Any) -> frozenset[UUID]:
-    items = value if isinstance(value, list) else [] if value is None else [value]
-    return frozenset(
-        member_ids([item if isinstance(item, dict) else {"value": item} for item in items])
-    )
-
-
 def _removed_by_filter(path: str) -> frozenset[UUID]:
     """`members[value eq "a" or value eq "b"]` → {a, b}: the only member filter IdPs send."""
     inner = path[path.index("[") + 1 : path.rindex("]")] if path.endswith("]") else ""
@@ -114,7 +107,7 @@ def _removed_by_filter(path: str) -> frozenset[UUID]:
         ):
             raise InvalidPathException(detail='members filters are `members[value eq "<id>"]`')
         values.append(term.value)
-    return _member_values(values)
+    return member_op("remove", values).user_ids
 
 
 def parse_group_patch(payload: dict[str, Any]) -> GroupPatch:
@@ -135,19 +128,16 @@ def parse_group_patch(payload: dict[str, Any]) -> GroupPatch:
             rest = {k: v for k, v in value.items() if k.lower() not in ("members", "id")}
             for key, item in value.items():
                 if key.lower() == "members":
-                    ids = _member_values(item)
-                    members.append(
-                        MemberOp("add", ids) if op == "add" else MemberOp("replace", ids)
-                    )
+                    members.append(member_op("add" if op == "add" else "replace", item))
             if rest:
                 others.append({**operation, "value": rest})
         elif lowered == "members":
             if op == "add":
-                members.append(MemberOp("add", _member_values(value)))
+                members.append(member_op("add", value))
             elif op == "replace":
-                members.append(MemberOp("replace", _member_values(value)))
+                members.append(member_op("replace", value))
             elif value is not None:  # Entra: remove exactly the listed members
-                members.append(MemberOp("remove", _member_values(value)))
+                members.append(member_op("remove", value))
             else:
                 members.append(MemberOp("replace", frozenset()))
         elif lowered is not None and lowered.startswith("members"):

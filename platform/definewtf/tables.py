@@ -103,6 +103,9 @@ class GroupMember(Table):
     tenant = ForeignKey(Tenant, on_delete=OnDelete.cascade, null=False)
     group = ForeignKey(Group, on_delete=OnDelete.cascade, null=False)
     user = ForeignKey(User, on_delete=OnDelete.cascade, null=False)
+    #: The member's `display` as the client sent it (readWrite in the Group schema); when
+    #: absent, the user's displayName or userName is shown.
+    display = Text(null=True, default=None)
     created_at = Timestamptz(null=True, default=None)
 
 

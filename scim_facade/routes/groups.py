@@ -10,7 +10,7 @@ from litestar.params import FromPath
 from scim2_models import Context, Group, SearchRequest
 
 from definewtf.services import groups
-from definewtf.services.groups import GroupRecord, MemberOp
+from definewtf.services.groups import GroupRecord
 from scim_facade.context import ScimContext
 from scim_facade.filters import GroupFilterCompiler, compile_query
 from scim_facade.mapping import (
@@ -47,7 +47,7 @@ def wants_members(projection: SearchRequest[Any] | None) -> bool:
     return True
 
 
-async def _render(
+async def render_groups(
     scim: ScimContext, records: list[GroupRecord], projection: SearchRequest[Any] | None
 ) -> list[dict[str, Any]]:
     members = (
@@ -71,7 +71,7 @@ async def _render(
 async def _resource(
     scim: ScimContext, record: GroupRecord, request: Request[Any, Any, Any], status: int = 200
 ) -> Response[Any]:
-    [body] = await _render(scim, [record], resource_projection(request))
+    [body] = await render_groups(scim, [record], resource_projection(request))
     headers = {"Location": body["meta"]["location"]} if status == 201 else None
     return scim_response(body, status=status, headers=headers, version=record.version)
 
@@ -112,7 +112,7 @@ async def replace_group(
         group_id=resource_id(group_id, "Group"),
         actor=scim.actor,
         change=lambda _: data,
-        members=[MemberOp("replace", frozenset(members))],
+        members=[members],
         if_match=if_match_version(request),
     )
     return await _resource(scim, record, request)
@@ -179,7 +179,7 @@ async def search_groups(scim: ScimContext, query: ListQuery) -> Response[Any]:
         actor=scim.actor,
         **compile_query(GroupFilterCompiler(scim.tenant.id), query),
     )
-    resources = await _render(scim, page.items, query.projection)
+    resources = await render_groups(scim, page.items, query.projection)
     return scim_response(list_body(resources, total=page.total, start_index=query.start_index))
 
 

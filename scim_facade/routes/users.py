@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from scim2_models import Context
+from scim2_models import Context, SearchRequest
 
 from definewtf.services import groups, users
 from definewtf.services.users import UserData
@@ -144,18 +144,24 @@ async def search_users(scim: ScimContext, query: ListQuery) -> Response[Any]:
         actor=scim.actor,
         **compile_query(UserFilterCompiler(scim.tenant.id), query),
     )
+    resources = await render_users(scim, page.items, query.projection)
+    return scim_response(list_body(resources, total=page.total, start_index=query.start_index))
+
+
+async def render_users(
+    scim: ScimContext, records: list[users.UserRecord], projection: SearchRequest[Any] | None
+) -> list[dict[str, Any]]:
+    """A page of users as SCIM resources, their groups read in one query."""
     memberships = await groups.groups_of(
-        tenant_id=scim.tenant.id, user_ids=[record.id for record in page.items]
+        tenant_id=scim.tenant.id, user_ids=[record.id for record in records]
     )
-    resources = [
+    return [
         project(
             to_scim_user(record, scim.location("Users", record.id), memberships[record.id]),
-            query.projection,
+            projection,
         )
-        for record in page.items
+        for record in records
     ]
-    body = list_body(resources, total=page.total, start_index=query.start_index)
-    return scim_response(body)
 
 
 ROUTES = [

@@ -262,3 +262,40 @@ async def test_group_changes_are_audited(client, scim_auth, people) -> None:
         AuditEvent.target_id == group["id"]
     )
     assert [e["action"] for e in events] == ["group.create", "group.update"]
+
+
+async def test_root_search_covers_every_resource_type(client, scim_auth, people) -> None:
+    """RFC 7644 §3.4.3: Users then Groups, paged as one list; an attribute one type lacks
+    matches none of that type."""
+    group = await create_group(client, scim_auth, "Zeta", members=[people[0]])
+    search = "/api/scim/.search"
+    request = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}
+    everything = (await client.post(search, json=request, headers=scim_auth)).json()
+    assert everything["totalResults"] == len(people) + 1
+    kinds = [r["meta"]["resourceType"] for r in everything["Resources"]]
+    assert kinds == ["User"] * len(people) + ["Group"]
+    by_name = await client.post(
+        search, json={**request, "filter": 'displayName eq "zeta"'}, headers=scim_auth
+    )
+    assert [r["id"] for r in by_name.json()["Resources"]] == [group["id"]]
+    page = await client.post(
+        search, json={**request, "startIndex": len(people), "count": 2}, headers=scim_auth
+    )
+    assert [r["meta"]["resourceType"] for r in page.json()["Resources"]] == ["User", "Group"]
+    unknown = await client.post(
+        search, json={**request, "filter": 'nope eq "x"'}, headers=scim_auth
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["scimType"] == "invalidFilter"
+
+
+async def test_a_member_display_sent_by_the_client_is_kept(client, scim_auth, people) -> None:
+    group = await create_group(client, scim_auth)
+    await patch(
+        client,
+        scim_auth,
+        group["id"],
+        {"op": "add", "path": "members", "value": [{"value": people[0], "display": "Zero"}]},
+    )
+    members = (await client.get(f"{GROUPS}/{group['id']}", headers=scim_auth)).json()["members"]
+    assert [(m["value"], m["display"]) for m in members] == [(people[0], "Zero")]

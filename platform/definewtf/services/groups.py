@@ -9,7 +9,7 @@ bumped by an atomic `version = version + 1`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -59,10 +59,12 @@ class Member:
 @dataclass(frozen=True, slots=True)
 class MemberOp:
     """One change of a membership set, applied in order: `add` and `remove` touch exactly the
-    given users, `replace` makes the set equal to them (`replace` of nothing empties it)."""
+    given users, `replace` makes the set equal to them (`replace` of nothing empties it).
+    `displays` are the member displays the client sent, by user id."""
 
     kind: Literal["add", "remove", "replace"]
     user_ids: frozenset[UUID]
+    displays: Mapping[UUID, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,37 +161,53 @@ async def _apply(
             await GroupMember.delete().where(mine & GroupMember.user.is_in(ids))
             removed |= op.user_ids
         if op.kind in ("add", "replace") and ids:
-            await GroupMember.insert(
-                *(
-                    GroupMember(tenant=tenant_id, group=group_id, user=user_id, created_at=now)
-                    for user_id in ids
+            rows = [
+                GroupMember(
+                    tenant=tenant_id,
+                    group=group_id,
+                    user=user_id,
+                    display=op.displays.get(user_id),
+                    created_at=now,
                 )
-            ).on_conflict(action="DO NOTHING")
+                for user_id in ids
+            ]
+            # Insert-if-absent; a display the client sends again replaces the stored one.
+            with_display = [row for row in rows if row.display is not None]
+            plain = [row for row in rows if row.display is None]
+            if plain:
+                await GroupMember.insert(*plain).on_conflict(action="DO NOTHING")
+            if with_display:
+                await GroupMember.insert(*with_display).on_conflict(
+                    target=(GroupMember.tenant, GroupMember.group, GroupMember.user),
+                    action="DO UPDATE",
+                    values=[GroupMember.display],
+                )
             added |= op.user_ids
     return added, removed
 
 
 async def create_group(
-    *, tenant_id: UUID, data: GroupData, members: Sequence[UUID] = (), actor: Actor
+    *, tenant_id: UUID, data: GroupData, members: MemberOp | Sequence[UUID] = (), actor: Actor
 ) -> GroupRecord:
     require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
+    initial = members if isinstance(members, MemberOp) else MemberOp("add", frozenset(members))
     values = _columns_of(data)
     now = utcnow()
     group = Group(tenant=tenant_id, version=1, created_at=now, updated_at=now)
     for column, value in values.items():
         setattr(group, column._meta.name, value)
     async with write_transaction():
-        await _check_users(tenant_id, members)
+        await _check_users(tenant_id, initial.user_ids)
         with unique_violation_as(_conflict(data.display_name)):
             await Group.insert(group)
-        await _apply(tenant_id, group.id, [MemberOp("add", frozenset(members))])
+        await _apply(tenant_id, group.id, [MemberOp("add", initial.user_ids, initial.displays)])
         await audit.record(
             tenant_id=tenant_id,
             actor=actor,
             action="group.create",
             target_type="group",
             target_id=group.id,
-            after={"displayName": data.display_name, "members": len(set(members))},
+            after={"displayName": data.display_name, "members": len(initial.user_ids)},
         )
         return await _get(tenant_id, group.id)
 
@@ -236,6 +254,7 @@ async def members_of(*, tenant_id: UUID, group_ids: Sequence[UUID]) -> dict[UUID
         GroupMember.select(
             GroupMember.group,
             GroupMember.user,
+            GroupMember.display,
             GroupMember.user.user_name,
             GroupMember.user.display_name,
         )
@@ -244,7 +263,7 @@ async def members_of(*, tenant_id: UUID, group_ids: Sequence[UUID]) -> dict[UUID
         .order_by(GroupMember.id)
     )
     for row in rows:
-        display = row["user.display_name"] or row["user.user_name"]
+        display = row["display"] or row["user.display_name"] or row["user.user_name"]
         result[UUID(str(row["group"]))].append(Member(UUID(str(row["user"])), display))
     return result
 
