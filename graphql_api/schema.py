@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from definewtf.errors import Invalid, NotFound, Unauthenticated
-from definewtf.services import roles, sessions, tenants, tokens, users
+from definewtf.services import audit, roles, sessions, tenants, tokens, users
 from graphql_api import limits
 from graphql_api.context import ctx
 from graphql_api.errors import (
@@ -21,6 +21,7 @@ from graphql_api.errors import (
     NotFoundError,
 )
 from graphql_api.types import (
+    AuditEvent,
     Connection,
     GeneratedScimToken,
     RoleGrant,
@@ -140,6 +141,27 @@ class Query:
             limit=limit,
         )
         return connection([User.of(r) for r in page.items], offset=offset, total=page.total)
+
+    @strawberry.field(description="The tenant's audit trail, newest first (admins).")
+    async def audit_events(
+        self,
+        info: Info[Any, Any],
+        first: int = 50,
+        after: str | None = None,
+        action: str | None = None,
+        target_id: str | None = None,
+    ) -> Connection[AuditEvent]:
+        context = ctx(info)
+        offset, limit = _page(first, after)
+        page = await audit.list_events(
+            tenant_id=context.require_tenant().id,
+            actor=context.require_actor(),
+            action=action,
+            target_id=target_id,
+            offset=offset,
+            limit=limit,
+        )
+        return connection([AuditEvent.of(r) for r in page.items], offset=offset, total=page.total)
 
     @strawberry.field(description="SCIM tokens of this tenant (metadata only), newest first.")
     async def scim_tokens(self, info: Info[Any, Any]) -> list[ScimToken]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from definewtf.clock import utcnow
-from definewtf.services import roles
+from definewtf.services import audit, roles
 from definewtf.services.tenants import TenantRecord
 from definewtf.services.tokens import ROTATION_DUE_DAYS, ScimTokenInfo
 from definewtf.services.users import UserRecord
@@ -134,6 +135,37 @@ class User:
             email=record.email,
             created_at=record.created_at,
             updated_at=record.updated_at,
+        )
+
+
+@strawberry.type
+class AuditEvent:
+    """One change, with who made it; values are JSON (never a secret)."""
+
+    id: strawberry.ID
+    occurred_at: datetime
+    actor_type: str
+    actor: str
+    action: str
+    target_type: str
+    target_id: str
+    before: JSON | None
+    after: JSON | None
+    request_id: str
+
+    @classmethod
+    def of(cls, record: audit.AuditRecord) -> AuditEvent:
+        return cls(
+            id=strawberry.ID(str(record.id)),
+            occurred_at=record.occurred_at,
+            actor_type=record.actor_type,
+            actor=record.actor_label,
+            action=record.action,
+            target_type=record.target_type,
+            target_id=record.target_id,
+            before=cast(JSON, record.before),
+            after=cast(JSON, record.after),
+            request_id=record.request_id,
         )
 
 
