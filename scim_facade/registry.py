@@ -151,6 +151,12 @@ def _build_user_registry() -> dict[str, AttributeSpec]:
 
 
 USER_ATTRIBUTES: dict[str, AttributeSpec] = _build_user_registry()
+#: Top-level multi-valued attributes of the core User (lower-cased).
+USER_MULTI_VALUED: frozenset[str] = frozenset(
+    spec.key
+    for spec in USER_ATTRIBUTES.values()
+    if spec.multi_valued and not spec.sub and ":" not in spec.key
+)
 
 
 def _build_group_registry() -> dict[str, AttributeSpec]:

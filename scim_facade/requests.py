@@ -73,6 +73,14 @@ async def read_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return payload
 
 
+def wrap_single_values(payload: dict[str, Any], multi_valued: frozenset[str]) -> dict[str, Any]:
+    """A multi-valued attribute sent as one object (OneLogin's `emails`) becomes a list of it."""
+    return {
+        key: [value] if key.lower() in multi_valued and isinstance(value, dict) else value
+        for key, value in payload.items()
+    }
+
+
 def validate(model: type[R], payload: dict[str, Any], context: Context) -> R:
     try:
         return model.model_validate(payload, scim_ctx=context, scim_policy=POLICY)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Response
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from scim2_models import Error
 
 SCIM_MEDIA_TYPE = "application/scim+json"
@@ -51,3 +54,26 @@ def list_body(
         "itemsPerPage": len(resources),
         "Resources": resources,
     }
+
+
+def negotiate_media_type(app: ASGIApp) -> ASGIApp:
+    """Answer `application/json` to a client that accepts it and not `application/scim+json`
+    (RFC 7644 §3.8; OneLogin asks for it). The body is the same JSON either way."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        accept = dict(scope["headers"]).get(b"accept", b"").decode("latin-1").lower()
+        plain = "application/json" in accept and SCIM_MEDIA_TYPE not in accept
+
+        async def send_negotiated(message: Message) -> None:
+            if plain and message["type"] == "http.response.start":
+                headers = MutableScopeHeaders.from_message(message)
+                if headers.get("content-type", "").startswith(SCIM_MEDIA_TYPE):
+                    headers["content-type"] = "application/json"
+            await send(message)
+
+        await app(scope, receive, send_negotiated)
+
+    return middleware

@@ -10,6 +10,7 @@ from litestar.di import Provide
 from scim_facade.context import SCIM_PATH, provide_scim_context
 from scim_facade.errors import EXCEPTION_HANDLERS, http_exception_handler
 from scim_facade.requests import MAX_BODY_BYTES, accept_internal_email_domains
+from scim_facade.responses import negotiate_media_type
 from scim_facade.routes import bulk, discovery, groups, root, users
 
 
@@ -28,6 +29,7 @@ def create_scim_router() -> Router:
         request_max_body_size=MAX_BODY_BYTES,
         dependencies={"scim": Provide(provide_scim_context)},
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[negotiate_media_type],
         include_in_schema=True,
     )
 

@@ -15,6 +15,7 @@ from scim_facade.context import ScimContext
 from scim_facade.filters import UserFilterCompiler, compile_query
 from scim_facade.mapping import ScimUser, from_scim_user, project, scim_user_of, to_scim_user
 from scim_facade.patch import parse_patch
+from scim_facade.registry import USER_MULTI_VALUED
 from scim_facade.requests import (
     POLICY,
     ListQuery,
@@ -25,6 +26,7 @@ from scim_facade.requests import (
     resource_id,
     resource_projection,
     validate,
+    wrap_single_values,
 )
 from scim_facade.responses import list_body, scim_response
 
@@ -33,7 +35,8 @@ from scim_facade.responses import list_body, scim_response
 async def create_user(
     request: Request[Any, Any, Any], scim: NamedDependency[ScimContext]
 ) -> Response[Any]:
-    resource = validate(ScimUser, await read_json(request), Context.RESOURCE_CREATION_REQUEST)
+    payload = wrap_single_values(await read_json(request), USER_MULTI_VALUED)
+    resource = validate(ScimUser, payload, Context.RESOURCE_CREATION_REQUEST)
     if resource.active is None:
         resource.active = True  # the server's default for a new account, shown as assigned
     record = await users.create_user(
@@ -75,7 +78,8 @@ async def replace_user(
     request: Request[Any, Any, Any], user_id: FromPath[str], scim: NamedDependency[ScimContext]
 ) -> Response[Any]:
     """RFC 7644 §3.5.1: the body replaces the resource; readOnly attributes are ignored."""
-    resource = validate(ScimUser, await read_json(request), Context.RESOURCE_REPLACEMENT_REQUEST)
+    payload = wrap_single_values(await read_json(request), USER_MULTI_VALUED)
+    resource = validate(ScimUser, payload, Context.RESOURCE_REPLACEMENT_REQUEST)
     replacement = from_scim_user(resource)
     record = await users.update_user(
         tenant_id=scim.tenant.id,

@@ -17,7 +17,7 @@ scim2-tester 0.5.2 has no check of /Bulk (it never sends a bulk request), whatev
 ServiceProviderConfig advertises; /Bulk is covered by tests/scim/test_bulk.py.
 
 Checks that fail on a known server bug are listed in `KNOWN_FAILURES`, left out of the main
-test, and each pinned by a strict xfail test below that fails once the bug is fixed.
+test (none are open).
 """
 
 from __future__ import annotations

@@ -258,8 +258,10 @@ async def test_group_changes_are_audited(client, scim_auth, people) -> None:
         group["id"],
         {"op": "add", "path": "members", "value": [{"value": people[0]}]},
     )
-    events = await AuditEvent.select(AuditEvent.action, AuditEvent.after).where(
-        AuditEvent.target_id == group["id"]
+    events = await (
+        AuditEvent.select(AuditEvent.action, AuditEvent.after)
+        .where(AuditEvent.target_id == group["id"])
+        .order_by(AuditEvent.id)  # time-ordered ids
     )
     assert [e["action"] for e in events] == ["group.create", "group.update"]
 

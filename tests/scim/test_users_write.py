@@ -258,13 +258,17 @@ async def test_writes_are_audited_with_the_scim_token_as_actor(
 ) -> None:
     await do_patch(client, scim_auth, user, {"op": "replace", "path": "active", "value": False})
     await client.delete(f"{USERS}/{user['id']}", headers=scim_auth)
-    events = await AuditEvent.select(
-        AuditEvent.action,
-        AuditEvent.actor_type,
-        AuditEvent.actor_label,
-        AuditEvent.target_id,
-        AuditEvent.after,
-    ).order_by(AuditEvent.occurred_at)
+    events = (
+        await AuditEvent.select(
+            AuditEvent.action,
+            AuditEvent.actor_type,
+            AuditEvent.actor_label,
+            AuditEvent.target_id,
+            AuditEvent.after,
+        )
+        .order_by(AuditEvent.occurred_at)
+        .order_by(AuditEvent.id)
+    )
     actions = [e["action"] for e in events if e["target_id"] == user["id"]]
     assert actions == ["user.create", "user.deactivate", "user.delete"]
     for event in events:

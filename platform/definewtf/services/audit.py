@@ -11,6 +11,7 @@ from piccolo.custom_types import Combinable
 
 from definewtf.clock import utcnow
 from definewtf.errors import Invalid
+from definewtf.ids import uuid7
 from definewtf.principals import Actor, require_admin
 from definewtf.request_context import request_id
 from definewtf.services.paging import MAX_PAGE_SIZE
@@ -31,6 +32,8 @@ async def record(
     exists exactly when the change does. Never pass a secret in `before` / `after`."""
     await AuditEvent.insert(
         AuditEvent(
+            # Time-ordered: events of the same second keep the order they happened in.
+            id=uuid7(),
             tenant=tenant_id,
             occurred_at=utcnow(),
             actor_type=actor.kind,

@@ -1,0 +1,32 @@
+"""Time-ordered ids (the UUIDv7 layout of RFC 9562) for rows whose order matters."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+import uuid
+
+_lock = threading.Lock()
+_last = (0, 0)  # (milliseconds, counter) of the last id made by this process
+
+
+def uuid7() -> uuid.UUID:
+    """48 bits of Unix milliseconds, then a 12-bit counter (RFC 9562 §6.2, method 1), then
+    random bits: ids sort by creation time, and strictly within a process, on both engines
+    (PostgreSQL compares uuid bytes; SQLite the hex text — the same order)."""
+    global _last
+    with _lock:
+        millis = time.time_ns() // 1_000_000
+        last_millis, counter = _last
+        if millis <= last_millis:
+            millis, counter = last_millis, counter + 1
+            if counter > 0xFFF:  # counter exhausted: borrow the next millisecond
+                millis, counter = millis + 1, 0
+        else:
+            counter = 0
+        _last = (millis, counter)
+    value = (millis & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76 | counter << 64
+    value |= 0b10 << 62 | secrets.randbits(62)
+    return uuid.UUID(int=value)
