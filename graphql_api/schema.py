@@ -24,6 +24,7 @@ from graphql_api.types import (
     AuditEvent,
     Connection,
     GeneratedScimToken,
+    Role,
     RoleGrant,
     ScimToken,
     Tenant,
@@ -72,6 +73,15 @@ SetPasswordResult = Annotated[
     Done | NotFoundError | InvalidError | DeniedError, strawberry.union("SetPasswordResult")
 ]
 
+RoleResult = Annotated[
+    Role | NotFoundError | ConflictError | InvalidError | DeniedError,
+    strawberry.union("RoleResult"),
+]
+UserResult = Annotated[User | NotFoundError | DeniedError, strawberry.union("UserResult")]
+DoneResult = Annotated[
+    Done | NotFoundError | InvalidError | DeniedError, strawberry.union("DoneResult")
+]
+
 MapGroupToRoleResult = Annotated[
     GroupRoleMapping | NotFoundError | DeniedError, strawberry.union("MapGroupToRoleResult")
 ]
@@ -106,8 +116,38 @@ def _uuid(raw: str, resource: str) -> uuid.UUID:
         raise NotFound(resource, raw) from None
 
 
+async def _set_active(info: Info[Any, Any], user_id: strawberry.ID, *, active: bool) -> User:
+    context = ctx(info)
+    record = await users.set_active(
+        tenant_id=context.require_tenant().id,
+        user_id=_uuid(user_id, "User"),
+        active=active,
+        actor=context.require_actor(),
+        security=context.runtime.security,
+    )
+    return User.of(record)
+
+
 @strawberry.type
 class Query:
+    @strawberry.field(description="The tenant's roles (admins).")
+    async def roles(self, info: Info[Any, Any]) -> list[Role]:
+        context = ctx(info)
+        records = await roles.list_roles(
+            tenant_id=context.require_tenant().id, actor=context.require_actor()
+        )
+        return [Role.of(record) for record in records]
+
+    @strawberry.field(description="One user of this tenant.")
+    async def user(self, info: Info[Any, Any], id: strawberry.ID) -> UserResult:
+        context = ctx(info)
+        record = await users.get_user(
+            tenant_id=context.require_tenant().id,
+            user_id=_uuid(id, "User"),
+            actor=context.require_actor(),
+        )
+        return User.of(record)
+
     @strawberry.field(description="Who the credential acts as, and the roles they hold now.")
     async def viewer(self, info: Info[Any, Any]) -> Viewer:
         context = ctx(info)
@@ -174,6 +214,86 @@ class Query:
 
 @strawberry.type
 class Mutation:
+    @strawberry.mutation(description="Create a role with permissions (admins).")
+    async def create_role(
+        self, info: Info[Any, Any], name: str, permissions: list[str], description: str = ""
+    ) -> RoleResult:
+        context = ctx(info)
+        record = await roles.create_role(
+            tenant_id=context.require_tenant().id,
+            name=name,
+            permissions=permissions,
+            description=description,
+            actor=context.require_actor(),
+        )
+        return Role.of(record)
+
+    @strawberry.mutation(description="Rename a role, change its permissions or description.")
+    async def update_role(
+        self,
+        info: Info[Any, Any],
+        id: strawberry.ID,
+        name: str | None = None,
+        permissions: list[str] | None = None,
+        description: str | None = None,
+    ) -> RoleResult:
+        context = ctx(info)
+        record = await roles.update_role(
+            tenant_id=context.require_tenant().id,
+            role_id=_uuid(id, "Role"),
+            name=name,
+            permissions=permissions,
+            description=description,
+            actor=context.require_actor(),
+        )
+        return Role.of(record)
+
+    @strawberry.mutation(description="Delete a role (not a built-in one); its grants end.")
+    async def delete_role(self, info: Info[Any, Any], id: strawberry.ID) -> DoneResult:
+        context = ctx(info)
+        await roles.delete_role(
+            tenant_id=context.require_tenant().id,
+            role_id=_uuid(id, "Role"),
+            actor=context.require_actor(),
+        )
+        return Done(ok=True)
+
+    @strawberry.mutation(description="Grant a role by hand (provisioning never touches it).")
+    async def assign_role(
+        self, info: Info[Any, Any], user_id: strawberry.ID, role: str
+    ) -> DoneResult:
+        context = ctx(info)
+        await roles.assign_role(
+            tenant_id=context.require_tenant().id,
+            user_id=_uuid(user_id, "User"),
+            role=role,
+            actor=context.require_actor(),
+        )
+        return Done(ok=True)
+
+    @strawberry.mutation(description="Take back a role granted by hand.")
+    async def unassign_role(
+        self, info: Info[Any, Any], user_id: strawberry.ID, role: str
+    ) -> DoneResult:
+        context = ctx(info)
+        await roles.unassign_role(
+            tenant_id=context.require_tenant().id,
+            user_id=_uuid(user_id, "User"),
+            role=role,
+            actor=context.require_actor(),
+        )
+        return Done(ok=True)
+
+    @strawberry.mutation(
+        description="Deactivate a user: login, API keys and sessions stop at once."
+    )
+    async def deactivate_user(self, info: Info[Any, Any], id: strawberry.ID) -> UserResult:
+        return await _set_active(info, id, active=False)
+
+    @strawberry.mutation(description="Reactivate a deactivated user.")
+    async def reactivate_user(self, info: Info[Any, Any], id: strawberry.ID) -> UserResult:
+        return await _set_active(info, id, active=True)
+
     @strawberry.mutation(description="Log in with email and password on a tenant's host.")
     async def login(self, info: Info[Any, Any], email: str, password: str) -> LoginResult:
         context = ctx(info)

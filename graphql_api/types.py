@@ -170,6 +170,25 @@ class AuditEvent:
 
 
 @strawberry.type
+class Role:
+    id: strawberry.ID
+    name: str
+    description: str
+    permissions: list[str]
+    builtin: bool
+
+    @classmethod
+    def of(cls, record: roles.RoleRecord) -> Role:
+        return cls(
+            id=strawberry.ID(str(record.id)),
+            name=record.name,
+            description=record.description,
+            permissions=list(record.permissions),
+            builtin=record.builtin,
+        )
+
+
+@strawberry.type
 class PageInfo:
     has_next_page: bool
     has_previous_page: bool

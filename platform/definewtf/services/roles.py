@@ -10,14 +10,15 @@ made by hand are never touched by provisioning.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from definewtf.clock import utcnow
-from definewtf.db import write_transaction
-from definewtf.errors import NotFound
-from definewtf.principals import Actor, require_admin
+from definewtf.db import lock_for_update, unique_violation_as, write_transaction
+from definewtf.errors import Conflict, Invalid, NotFound
+from definewtf.principals import TENANT_ADMIN, Actor, require_admin
 from definewtf.services import audit
-from definewtf.tables import Group, GroupMember, GroupRole, Role, UserRole
+from definewtf.tables import Group, GroupMember, GroupRole, Role, User, UserRole
 from definewtf.text import fold
 
 
@@ -182,3 +183,198 @@ async def grants_of_users(*, tenant_id: UUID, user_ids: list[UUID]) -> dict[UUID
         user_id: sorted(grants, key=lambda g: (g.role, g.source))
         for user_id, grants in result.items()
     }
+
+
+@dataclass(frozen=True, slots=True)
+class RoleRecord:
+    id: UUID
+    name: str
+    description: str
+    permissions: tuple[str, ...]
+    builtin: bool
+
+
+#: The permissions a role may carry. `platform:operator` is not grantable in a tenant.
+GRANTABLE = frozenset({TENANT_ADMIN})
+
+
+def _role_record(row: dict[str, Any]) -> RoleRecord:
+    return RoleRecord(
+        UUID(str(row["id"])),
+        row["name"],
+        row["description"],
+        tuple(row["permissions"] or []),
+        bool(row["builtin"]),
+    )
+
+
+def _check(name: str, permissions: list[str]) -> None:
+    if not name.strip() or len(name) > 100:
+        raise Invalid("a role name has 1 to 100 characters", attribute="name")
+    unknown = set(permissions) - GRANTABLE
+    if unknown:
+        raise Invalid(f"unknown permissions: {sorted(unknown)}", attribute="permissions")
+
+
+async def list_roles(*, tenant_id: UUID, actor: Actor) -> list[RoleRecord]:
+    require_admin(actor, tenant_id)
+    rows = (
+        await Role.select(Role.id, Role.name, Role.description, Role.permissions, Role.builtin)
+        .where(Role.tenant == tenant_id)
+        .order_by(Role.name_ci)
+        .output(load_json=True)
+    )
+    return [_role_record(row) for row in rows]
+
+
+async def create_role(
+    *, tenant_id: UUID, name: str, permissions: list[str], description: str = "", actor: Actor
+) -> RoleRecord:
+    require_admin(actor, tenant_id)
+    _check(name, permissions)
+    role = Role(
+        tenant=tenant_id,
+        name=name.strip(),
+        name_ci=fold(name.strip()),
+        description=description,
+        permissions=sorted(set(permissions)),
+        builtin=False,
+        created_at=utcnow(),
+    )
+    async with write_transaction():
+        with unique_violation_as(Conflict("Role", "name", f"a role named {name!r} exists")):
+            await Role.insert(role)
+        await audit.record(
+            tenant_id=tenant_id,
+            actor=actor,
+            action="role.create",
+            target_type="role",
+            target_id=role.id,
+            after={"name": role.name, "permissions": role.permissions},
+        )
+    return RoleRecord(role.id, role.name, description, tuple(role.permissions), False)
+
+
+async def _locked_role(tenant_id: UUID, role_id: UUID) -> RoleRecord:
+    rows = await lock_for_update(
+        Role.select(Role.id, Role.name, Role.description, Role.permissions, Role.builtin)
+        .where((Role.tenant == tenant_id) & (Role.id == role_id))
+        .output(load_json=True)
+    )
+    if not rows:
+        raise NotFound("Role", role_id)
+    return _role_record(rows[0])
+
+
+async def update_role(
+    *,
+    tenant_id: UUID,
+    role_id: UUID,
+    name: str | None = None,
+    permissions: list[str] | None = None,
+    description: str | None = None,
+    actor: Actor,
+) -> RoleRecord:
+    require_admin(actor, tenant_id)
+    async with write_transaction():
+        current = await _locked_role(tenant_id, role_id)
+        if current.builtin and (name is not None or permissions is not None):
+            raise Invalid("built-in roles keep their name and permissions", attribute="name")
+        new_name = current.name if name is None else name.strip()
+        new_permissions = (
+            list(current.permissions) if permissions is None else sorted(set(permissions))
+        )
+        _check(new_name, new_permissions)
+        new_description = current.description if description is None else description
+        with unique_violation_as(Conflict("Role", "name", f"a role named {new_name!r} exists")):
+            await Role.update(
+                {
+                    Role.name: new_name,
+                    Role.name_ci: fold(new_name),
+                    Role.permissions: new_permissions,
+                    Role.description: new_description,
+                }
+            ).where(Role.id == role_id)
+        await audit.record(
+            tenant_id=tenant_id,
+            actor=actor,
+            action="role.update",
+            target_type="role",
+            target_id=role_id,
+            before={"name": current.name, "permissions": list(current.permissions)},
+            after={"name": new_name, "permissions": new_permissions},
+        )
+    return RoleRecord(role_id, new_name, new_description, tuple(new_permissions), current.builtin)
+
+
+async def delete_role(*, tenant_id: UUID, role_id: UUID, actor: Actor) -> None:
+    """Delete a role; its grants (direct and through groups) end with it."""
+    require_admin(actor, tenant_id)
+    async with write_transaction():
+        current = await _locked_role(tenant_id, role_id)
+        if current.builtin:
+            raise Invalid("built-in roles cannot be deleted", attribute="id")
+        await Role.delete().where((Role.tenant == tenant_id) & (Role.id == role_id))
+        await audit.record(
+            tenant_id=tenant_id,
+            actor=actor,
+            action="role.delete",
+            target_type="role",
+            target_id=role_id,
+            before={"name": current.name},
+        )
+
+
+async def assign_role(*, tenant_id: UUID, user_id: UUID, role: str, actor: Actor) -> None:
+    """Grant a role by hand (untouched by SCIM). Idempotent."""
+    require_admin(actor, tenant_id)
+    async with write_transaction():
+        role_id, role_name = await _role(tenant_id, role)
+        exists = await User.exists().where(
+            (User.tenant == tenant_id) & (User.id == user_id) & User.deleted_at.is_null()
+        )
+        if not exists:
+            raise NotFound("User", user_id)
+        inserted = (
+            await UserRole.insert(
+                UserRole(tenant=tenant_id, user=user_id, role=role_id, created_at=utcnow())
+            )
+            .on_conflict(action="DO NOTHING")
+            .returning(UserRole.id)
+        )
+        if inserted:
+            await audit.record(
+                tenant_id=tenant_id,
+                actor=actor,
+                action="role.assign",
+                target_type="user",
+                target_id=user_id,
+                after={"role": role_name},
+            )
+
+
+async def unassign_role(*, tenant_id: UUID, user_id: UUID, role: str, actor: Actor) -> None:
+    """Take back a role granted by hand (roles held through groups stay with the group)."""
+    require_admin(actor, tenant_id)
+    if actor.user_id == user_id and fold(role) == "admin":
+        raise Invalid("an admin cannot take their own admin role", attribute="role")
+    async with write_transaction():
+        role_id, role_name = await _role(tenant_id, role)
+        deleted = (
+            await UserRole.delete()
+            .where(
+                (UserRole.tenant == tenant_id)
+                & (UserRole.user == user_id)
+                & (UserRole.role == role_id)
+            )
+            .returning(UserRole.id)
+        )
+        if deleted:
+            await audit.record(
+                tenant_id=tenant_id,
+                actor=actor,
+                action="role.unassign",
+                target_type="user",
+                target_id=user_id,
+                before={"role": role_name},
+            )

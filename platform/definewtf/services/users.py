@@ -8,7 +8,7 @@ parses a wire format.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -18,7 +18,7 @@ from piccolo.custom_types import Combinable
 from definewtf.clock import utcnow
 from definewtf.db import lock_for_update, unique_violation_as, write_transaction
 from definewtf.errors import Conflict, Invalid, NotFound, PreconditionFailed
-from definewtf.principals import SCIM_PROVISION, TENANT_ADMIN, Actor, require_any
+from definewtf.principals import SCIM_PROVISION, TENANT_ADMIN, Actor, require_admin, require_any
 from definewtf.security import Security
 from definewtf.services import audit
 from definewtf.services.paging import fetch_page
@@ -57,8 +57,9 @@ class UserData:
     attributes: dict[str, Any] = field(default_factory=dict)
     #: Plaintext; hashed with argon2 before storage, never kept or returned.
     password: str | None = field(default=None, repr=False)
-    #: What filters and sorting search (see `definewtf.tables.UserValue`).
-    values: tuple[IndexedValue, ...] = ()
+    #: What filters and sorting search (see `definewtf.tables.UserValue`); None keeps the
+    #: stored ones (a change that does not touch the representation).
+    values: tuple[IndexedValue, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +195,8 @@ async def create_user(
                 await User.insert(user)
             user_id = user.id
             action = "user.create"
-        await _write_values(tenant_id, user_id, data.values)
+        if data.values is not None:
+            await _write_values(tenant_id, user_id, data.values)
         record = await _get(tenant_id, user_id)
         await audit.record(
             tenant_id=tenant_id,
@@ -348,7 +350,8 @@ async def update_user(
             await User.update(
                 {**values, User.version: current.version + 1, User.updated_at: now}
             ).where(User.id == user_id)
-        await _write_values(tenant_id, user_id, after.values)
+        if after.values is not None:
+            await _write_values(tenant_id, user_id, after.values)
         record = await _get(tenant_id, user_id)
         action = "user.update"
         if before.active and after.active is False:
@@ -365,6 +368,22 @@ async def update_user(
             after={key: new for key, (_, new) in changed.items()},
         )
     return record
+
+
+async def set_active(
+    *, tenant_id: UUID, user_id: UUID, active: bool, actor: Actor, security: Security
+) -> UserRecord:
+    """Deactivate (login, keys and sessions refused at once) or reactivate a user, by hand."""
+    require_admin(actor, tenant_id)
+    return await update_user(
+        tenant_id=tenant_id,
+        user_id=user_id,
+        change=lambda data: replace(
+            data, active=active, attributes={**data.attributes, "active": active}
+        ),
+        actor=actor,
+        security=security,
+    )
 
 
 async def delete_user(

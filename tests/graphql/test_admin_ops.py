@@ -1,0 +1,196 @@
+"""Roles, hand-made grants, deactivation through GraphQL, and who may do each (a matrix of
+principal x mutation)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from definewtf.principals import CLI_ACTOR
+from definewtf.services import api_keys
+
+CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+async def gql(client, key, query, variables=None, host=None):
+    headers = {"Authorization": f"Bearer {key}"}
+    if host:
+        headers["Host"] = host
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    assert response.status_code in (200, 401), response.text
+    return response
+
+
+@pytest.fixture
+async def member(client, scim_auth, acme, security) -> tuple[str, str]:
+    """(user id, API key) of a plain member, provisioned by SCIM."""
+    person = (
+        await client.post(
+            "/api/scim/Users",
+            json={"schemas": [CORE], "userName": "m@x.test", "displayName": "Member One"},
+            headers=scim_auth,
+        )
+    ).json()
+    key = (
+        await api_keys.create_api_key(
+            tenant_id=acme.id,
+            user_id=uuid.UUID(person["id"]),
+            name="k",
+            actor=CLI_ACTOR,
+            security=security,
+        )
+    ).key
+    return person["id"], key
+
+
+async def test_roles_crud_and_hand_grants(client, admin_key, member) -> None:
+    user_id, member_key = member
+    created = (
+        await gql(
+            client,
+            admin_key,
+            'mutation { createRole(name: "Auditors", permissions: ["tenant:admin"], '
+            'description: "d") '
+            "{ __typename ... on Role { id name permissions builtin } } }",
+        )
+    ).json()["data"]["createRole"]
+    assert created["__typename"] == "Role"
+    assert created["permissions"] == ["tenant:admin"]
+    assert created["builtin"] is False
+    duplicate = (
+        await gql(
+            client,
+            admin_key,
+            'mutation { createRole(name: "auditors", permissions: []) { __typename } }',
+        )
+    ).json()
+    assert duplicate["data"]["createRole"]["__typename"] == "ConflictError"
+    bogus = (
+        await gql(
+            client,
+            admin_key,
+            'mutation { createRole(name: "X", permissions: ["platform:operator"]) { __typename } }',
+        )
+    ).json()
+    assert bogus["data"]["createRole"]["__typename"] == "InvalidError"
+
+    listing = (await gql(client, member_key, "{ users(first: 1) { totalCount } }")).json()
+    assert listing["data"] is None
+    await gql(
+        client,
+        admin_key,
+        'mutation($u: ID!) { assignRole(userId: $u, role: "Auditors") { __typename } }',
+        {"u": user_id},
+    )
+    assert (await gql(client, member_key, "{ users(first: 1) { totalCount } }")).json()["data"]
+    roles = (await gql(client, admin_key, "{ roles { name builtin } }")).json()["data"]["roles"]
+    assert {"name": "Auditors", "builtin": False} in roles
+    assert {"name": "admin", "builtin": True} in roles
+
+    renamed = (
+        await gql(
+            client,
+            admin_key,
+            'mutation($id: ID!) { updateRole(id: $id, name: "Reviewers") '
+            "{ __typename ... on Role { name } } }",
+            {"id": created["id"]},
+        )
+    ).json()["data"]["updateRole"]
+    assert renamed == {"__typename": "Role", "name": "Reviewers"}
+    await gql(
+        client,
+        admin_key,
+        'mutation($u: ID!) { unassignRole(userId: $u, role: "Reviewers") { __typename } }',
+        {"u": user_id},
+    )
+    assert (await gql(client, member_key, "{ users(first: 1) { totalCount } }")).json()[
+        "data"
+    ] is None
+    deleted = (
+        await gql(
+            client,
+            admin_key,
+            "mutation($id: ID!) { deleteRole(id: $id) { __typename } }",
+            {"id": created["id"]},
+        )
+    ).json()["data"]["deleteRole"]
+    assert deleted["__typename"] == "Done"
+    admin_role = next(
+        r
+        for r in (await gql(client, admin_key, "{ roles { id name } }")).json()["data"]["roles"]
+        if r["name"] == "admin"
+    )
+    builtin = (
+        await gql(
+            client,
+            admin_key,
+            "mutation($id: ID!) { deleteRole(id: $id) { __typename } }",
+            {"id": admin_role["id"]},
+        )
+    ).json()["data"]["deleteRole"]
+    assert builtin["__typename"] == "InvalidError"
+
+
+async def test_deactivation_by_hand(client, scim_auth, admin_key, member) -> None:
+    user_id, member_key = member
+    assert (await gql(client, member_key, "{ viewer { label } }")).status_code == 200
+    done = (
+        await gql(
+            client,
+            admin_key,
+            "mutation($u: ID!) { deactivateUser(id: $u) { __typename ... on User { active } } }",
+            {"u": user_id},
+        )
+    ).json()["data"]["deactivateUser"]
+    assert done == {"__typename": "User", "active": False}
+    assert (await gql(client, member_key, "{ viewer { label } }")).status_code == 401
+    scim = (await client.get(f"/api/scim/Users/{user_id}", headers=scim_auth)).json()
+    assert scim["active"] is False
+    # The searchable values are kept by a change that does not touch the representation.
+    found = await client.get(
+        "/api/scim/Users", params={"filter": 'displayName eq "Member One"'}, headers=scim_auth
+    )
+    assert found.json()["totalResults"] == 1
+    await gql(
+        client,
+        admin_key,
+        "mutation($u: ID!) { reactivateUser(id: $u) { __typename } }",
+        {"u": user_id},
+    )
+    assert (await gql(client, member_key, "{ viewer { label } }")).status_code == 200
+
+
+MUTATIONS = {
+    "createRole": 'mutation { createRole(name: "R", permissions: []) { __typename } }',
+    "assignRole": 'mutation($u: ID!) { assignRole(userId: $u, role: "admin") { __typename } }',
+    "deactivateUser": "mutation($u: ID!) { deactivateUser(id: $u) { __typename } }",
+    "generateScimToken": "mutation { generateScimToken { __typename } }",
+    "mapGroupToRole": (
+        'mutation($u: ID!) { mapGroupToRole(groupId: $u, role: "admin") { __typename } }'
+    ),
+    "createTenant": 'mutation { createTenant(slug: "newco") { __typename } }',
+}
+
+
+@pytest.mark.parametrize("mutation", sorted(MUTATIONS))
+async def test_authorization_matrix(client, admin_key, operator_key, member, mutation) -> None:
+    """Members are denied every admin mutation; tenant admins everything in their tenant but
+    creating tenants; platform operators everything."""
+    user_id, member_key = member
+    variables = {"u": user_id}
+
+    async def typename(key):
+        body = (await gql(client, key, MUTATIONS[mutation], variables)).json()
+        return body["data"][mutation]["__typename"]
+
+    assert await typename(member_key) == "DeniedError"
+    expected_admin = "DeniedError" if mutation == "createTenant" else None
+    admin_result = await typename(admin_key)
+    if expected_admin:
+        assert admin_result == expected_admin
+    else:
+        assert admin_result != "DeniedError"
+    assert await typename(operator_key) != "DeniedError"
