@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -179,6 +180,27 @@ async def admin_key(acme: TenantRecord, security: Security) -> str:
         email="admin@acme.test", tenant_slug="acme", actor=CLI_ACTOR, security=security
     )
     return issued.key
+
+
+@pytest.fixture
+async def member(
+    client: httpx.AsyncClient, scim_auth: dict[str, str], acme: TenantRecord, security: Security
+) -> tuple[str, str]:
+    """(user id, API key) of a plain member of acme (no roles), provisioned by SCIM."""
+    body = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "m@x.test",
+        "displayName": "Member One",
+    }
+    person = (await client.post("/api/scim/Users", json=body, headers=scim_auth)).json()
+    issued = await api_keys.create_api_key(
+        tenant_id=acme.id,
+        user_id=uuid.UUID(person["id"]),
+        name="member key",
+        actor=CLI_ACTOR,
+        security=security,
+    )
+    return person["id"], issued.key
 
 
 @pytest.fixture

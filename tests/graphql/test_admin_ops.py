@@ -3,12 +3,7 @@ principal x mutation)."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-
-from definewtf.principals import CLI_ACTOR
-from definewtf.services import api_keys
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 
@@ -22,28 +17,6 @@ async def gql(client, key, query, variables=None, host=None):
     )
     assert response.status_code in (200, 401), response.text
     return response
-
-
-@pytest.fixture
-async def member(client, scim_auth, acme, security) -> tuple[str, str]:
-    """(user id, API key) of a plain member, provisioned by SCIM."""
-    person = (
-        await client.post(
-            "/api/scim/Users",
-            json={"schemas": [CORE], "userName": "m@x.test", "displayName": "Member One"},
-            headers=scim_auth,
-        )
-    ).json()
-    key = (
-        await api_keys.create_api_key(
-            tenant_id=acme.id,
-            user_id=uuid.UUID(person["id"]),
-            name="k",
-            actor=CLI_ACTOR,
-            security=security,
-        )
-    ).key
-    return person["id"], key
 
 
 async def test_roles_crud_and_hand_grants(client, admin_key, member) -> None:

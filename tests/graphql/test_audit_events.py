@@ -57,31 +57,8 @@ async def test_filter_and_pages(client, scim_auth, admin_key) -> None:
     assert sorted(names) == ["u0@x.test", "u1@x.test", "u2@x.test"]
 
 
-async def test_members_cannot_read_the_trail(client, scim_auth, acme, security) -> None:
-    import uuid
-
-    from definewtf.principals import CLI_ACTOR
-    from definewtf.services import api_keys
-
-    person = (
-        await client.post(
-            "/api/scim/Users",
-            json={
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                "userName": "m@x.test",
-            },
-            headers=scim_auth,
-        )
-    ).json()
-    key = (
-        await api_keys.create_api_key(
-            tenant_id=acme.id,
-            user_id=uuid.UUID(person["id"]),
-            name="k",
-            actor=CLI_ACTOR,
-            security=security,
-        )
-    ).key
+async def test_members_cannot_read_the_trail(client, member) -> None:
+    _, key = member
     response = await client.post(
         "/graphql",
         json={"query": QUERY, "variables": {}},

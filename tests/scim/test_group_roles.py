@@ -3,10 +3,6 @@ moment of the change; grants made by hand are untouched (DESIGN.md §4)."""
 
 from __future__ import annotations
 
-import uuid
-
-from definewtf.principals import CLI_ACTOR
-from definewtf.services import api_keys
 from definewtf.tables import AuditEvent
 
 USERS = "/api/scim/Users"
@@ -44,27 +40,9 @@ async def members(client, scim_auth, group_id, op: str, user_id: str) -> None:
 
 
 async def test_membership_grants_and_revokes_the_mapped_role(
-    client, scim_auth, admin_key, acme, security
+    client, scim_auth, admin_key, member
 ) -> None:
-    person = (
-        await client.post(
-            USERS,
-            json={
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                "userName": "m@x.test",
-            },
-            headers=scim_auth,
-        )
-    ).json()
-    key = (
-        await api_keys.create_api_key(
-            tenant_id=acme.id,
-            user_id=uuid.UUID(person["id"]),
-            name="script",
-            actor=CLI_ACTOR,
-            security=security,
-        )
-    ).key
+    person_id, key = member
     assert not await can_list_users(client, key)
 
     group = (
@@ -90,15 +68,15 @@ async def test_membership_grants_and_revokes_the_mapped_role(
         "mapped": True,
     }
 
-    await members(client, scim_auth, group["id"], "add", person["id"])
+    await members(client, scim_auth, group["id"], "add", person_id)
     assert await can_list_users(client, key)
     viewer = await gql(client, key, "{ viewer { roles { role source } } }")
     assert viewer["data"]["viewer"]["roles"] == [{"role": "admin", "source": "IT Admins"}]
 
-    await members(client, scim_auth, group["id"], "remove", person["id"])
+    await members(client, scim_auth, group["id"], "remove", person_id)
     assert not await can_list_users(client, key)
 
-    await members(client, scim_auth, group["id"], "add", person["id"])
+    await members(client, scim_auth, group["id"], "add", person_id)
     assert await can_list_users(client, key)
     assert (await client.delete(f"{GROUPS}/{group['id']}", headers=scim_auth)).status_code == 204
     assert not await can_list_users(client, key)
