@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from definewtf.errors import Invalid, NotFound, Unauthenticated
-from definewtf.services import audit, roles, sessions, tenants, tokens, users
+from definewtf.errors import Denied, Invalid, NotFound, Unauthenticated
+from definewtf.services import api_keys, audit, roles, sessions, tenants, tokens, users
 from graphql_api import limits
 from graphql_api.context import ctx
 from graphql_api.errors import (
@@ -21,8 +21,10 @@ from graphql_api.errors import (
     NotFoundError,
 )
 from graphql_api.types import (
+    ApiKey,
     AuditEvent,
     Connection,
+    CreatedApiKey,
     GeneratedScimToken,
     Role,
     RoleGrant,
@@ -82,6 +84,13 @@ DoneResult = Annotated[
     Done | NotFoundError | InvalidError | DeniedError, strawberry.union("DoneResult")
 ]
 
+CreateApiKeyResult = Annotated[
+    CreatedApiKey | NotFoundError | DeniedError, strawberry.union("CreateApiKeyResult")
+]
+RevokeApiKeyResult = Annotated[
+    ApiKey | NotFoundError | DeniedError, strawberry.union("RevokeApiKeyResult")
+]
+
 MapGroupToRoleResult = Annotated[
     GroupRoleMapping | NotFoundError | DeniedError, strawberry.union("MapGroupToRoleResult")
 ]
@@ -130,6 +139,16 @@ async def _set_active(info: Info[Any, Any], user_id: strawberry.ID, *, active: b
 
 @strawberry.type
 class Query:
+    @strawberry.field(
+        description="API keys (metadata): all of the tenant's for admins, else one's own."
+    )
+    async def api_keys(self, info: Info[Any, Any]) -> list[ApiKey]:
+        context = ctx(info)
+        keys = await api_keys.list_api_keys(
+            tenant_id=context.require_tenant().id, actor=context.require_actor()
+        )
+        return [ApiKey.of(key) for key in keys]
+
     @strawberry.field(description="The tenant's roles (admins).")
     async def roles(self, info: Info[Any, Any]) -> list[Role]:
         context = ctx(info)
@@ -214,6 +233,37 @@ class Query:
 
 @strawberry.type
 class Mutation:
+    @strawberry.mutation(description="A new API key for a user (oneself, or anyone for admins).")
+    async def create_api_key(
+        self, info: Info[Any, Any], name: str, user_id: strawberry.ID | None = None
+    ) -> CreateApiKeyResult:
+        context = ctx(info)
+        actor = context.require_actor()
+        owner = actor.user_id if user_id is None else _uuid(user_id, "User")
+        if owner is None:
+            raise Denied("name the user the key acts as")
+        issued = await api_keys.create_api_key(
+            tenant_id=context.require_tenant().id,
+            user_id=owner,
+            name=name,
+            actor=actor,
+            security=context.runtime.security,
+        )
+        listed = await api_keys.list_api_keys(tenant_id=context.require_tenant().id, actor=actor)
+        return CreatedApiKey(
+            key=issued.key, api_key=ApiKey.of(next(k for k in listed if k.id == issued.id))
+        )
+
+    @strawberry.mutation(description="Revoke an API key now.")
+    async def revoke_api_key(self, info: Info[Any, Any], id: strawberry.ID) -> RevokeApiKeyResult:
+        context = ctx(info)
+        revoked = await api_keys.revoke_api_key(
+            tenant_id=context.require_tenant().id,
+            key_id=_uuid(id, "ApiKey"),
+            actor=context.require_actor(),
+        )
+        return ApiKey.of(revoked)
+
     @strawberry.mutation(description="Create a role with permissions (admins).")
     async def create_role(
         self, info: Info[Any, Any], name: str, permissions: list[str], description: str = ""

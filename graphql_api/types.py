@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from definewtf.clock import utcnow
-from definewtf.services import audit, roles
+from definewtf.services import api_keys, audit, roles
 from definewtf.services.tenants import TenantRecord
 from definewtf.services.tokens import ROTATION_DUE_DAYS, ScimTokenInfo
 from definewtf.services.users import UserRecord
@@ -186,6 +186,37 @@ class Role:
             permissions=list(record.permissions),
             builtin=record.builtin,
         )
+
+
+@strawberry.type
+class ApiKey:
+    """API key metadata; the secret is shown once, by createApiKey."""
+
+    id: strawberry.ID
+    prefix: str
+    name: str
+    user_id: strawberry.ID
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, info: api_keys.ApiKeyInfo) -> ApiKey:
+        return cls(
+            id=strawberry.ID(str(info.id)),
+            prefix=info.prefix,
+            name=info.name,
+            user_id=strawberry.ID(str(info.user_id)),
+            created_at=info.created_at,
+            last_used_at=info.last_used_at,
+            revoked_at=info.revoked_at,
+        )
+
+
+@strawberry.type
+class CreatedApiKey:
+    key: str = strawberry.field(description="The plaintext key. Shown this once.")
+    api_key: ApiKey
 
 
 @strawberry.type

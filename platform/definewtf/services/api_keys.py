@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
+
+from piccolo.custom_types import Combinable
 
 from definewtf.clock import utcnow
 from definewtf.db import unique_violation_as, write_transaction
-from definewtf.errors import Conflict, NotFound, Unauthenticated
-from definewtf.principals import Actor, ActorKind, require_admin, require_operator
+from definewtf.errors import Conflict, Denied, NotFound, Unauthenticated
+from definewtf.principals import TENANT_ADMIN, Actor, ActorKind, require_admin, require_operator
 from definewtf.security import Security
 from definewtf.services import audit, roles, tenants
 from definewtf.services.credentials import check_secret, issue_secret
@@ -185,3 +188,81 @@ async def _actor_for(
         user_id=user_id,
         credential_id=credential_id,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyInfo:
+    """Key metadata; never the secret."""
+
+    id: UUID
+    prefix: str
+    name: str
+    user_id: UUID
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+_INFO_COLUMNS = (
+    ApiKey.id,
+    ApiKey.prefix,
+    ApiKey.name,
+    ApiKey.user,
+    ApiKey.created_at,
+    ApiKey.last_used_at,
+    ApiKey.revoked_at,
+)
+
+
+def _info(row: dict[str, Any]) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        UUID(str(row["id"])),
+        row["prefix"],
+        row["name"],
+        UUID(str(row["user"])),
+        row["created_at"],
+        row["last_used_at"],
+        row["revoked_at"],
+    )
+
+
+async def list_api_keys(*, tenant_id: UUID, actor: Actor) -> list[ApiKeyInfo]:
+    """An admin sees every key of the tenant; anyone else their own."""
+    where: Combinable = ApiKey.tenant == tenant_id
+    if not actor.has(TENANT_ADMIN, tenant_id):
+        if actor.user_id is None:
+            raise Denied("only people have API keys")
+        where &= ApiKey.user == actor.user_id
+    rows = (
+        await ApiKey.select(*_INFO_COLUMNS)
+        .where(where)
+        .order_by(ApiKey.created_at, ascending=False)
+        .order_by(ApiKey.id)
+    )
+    return [_info(row) for row in rows]
+
+
+async def revoke_api_key(*, tenant_id: UUID, key_id: UUID, actor: Actor) -> ApiKeyInfo:
+    """Revoke a key now (one's own, or any for an admin); refused on the very next request."""
+    async with write_transaction():
+        row = (
+            await ApiKey.select(*_INFO_COLUMNS)
+            .where((ApiKey.tenant == tenant_id) & (ApiKey.id == key_id))
+            .first()
+        )
+        if row is None:
+            raise NotFound("ApiKey", key_id)
+        if UUID(str(row["user"])) != actor.user_id:
+            require_admin(actor, tenant_id)
+        if row["revoked_at"] is None:
+            row["revoked_at"] = utcnow()
+            await ApiKey.update({ApiKey.revoked_at: row["revoked_at"]}).where(ApiKey.id == key_id)
+            await audit.record(
+                tenant_id=tenant_id,
+                actor=actor,
+                action="api_key.revoke",
+                target_type="api_key",
+                target_id=key_id,
+                after={"prefix": row["prefix"]},
+            )
+    return _info(row)
