@@ -1,0 +1,213 @@
+"""The system under test: a fresh database, `definewtf serve` as a subprocess, and the tenant
+and SCIM token made through the CLI — the way an operator sets a tenant up.
+
+The server's environment is the caller's minus every `DEFINEWTF_*` variable, so argon2 runs at
+its production default cost and tenants are served at `{slug}.localhost`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+
+from bench.load import LOOPBACK, Target
+from bench.stats import OpResult
+
+ENGINES = ("postgresql", "sqlite")
+#: Workers per engine: several need PostgreSQL (SQLite serialises writers in one process).
+WORKERS = {"postgresql": 2, "sqlite": 1}
+SLUG = "bench"
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 15.0
+CLI_TIMEOUT_S = 60.0
+DEFINEWTF = Path(sys.executable).with_name("definewtf")
+
+
+class ServerError(RuntimeError):
+    """The server or the CLI did not do what the benchmark needs."""
+
+
+@dataclass(frozen=True)
+class Running:
+    target: Target
+    workers: int
+    log: Path
+    #: Timings of the setup itself (server start, CLI commands), one sample each.
+    setup: list[OpResult]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def check_loopback(url: str) -> None:
+    host = urlsplit(url).hostname
+    if host not in (LOOPBACK, "localhost"):
+        raise ServerError(f"only {LOOPBACK} may be targeted, not {host!r}")
+
+
+def _database_url(admin_url: str, name: str) -> str:
+    return urlunsplit(urlsplit(admin_url)._replace(path="/" + name))
+
+
+async def _admin(admin_url: str, sql: str) -> str:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        if sql.upper().startswith("SHOW"):
+            return str(await conn.fetchval(sql))
+        await conn.execute(sql)
+        return ""
+    finally:
+        await conn.close()
+
+
+def postgres_version(admin_url: str) -> str:
+    return asyncio.run(_admin(admin_url, "SHOW server_version"))
+
+
+def sqlite_version() -> str:
+    """The SQLite library of this interpreter, which the server (same venv) links too."""
+    return sqlite3.sqlite_version
+
+
+@contextlib.contextmanager
+def database(engine: str, admin_url: str) -> Iterator[str]:
+    """A `DATABASE_URL` nobody else uses, removed afterwards."""
+    if engine == "postgresql":
+        check_loopback(admin_url)
+        name = f"dwtf_bench_{secrets.token_hex(4)}"
+        asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+        try:
+            yield _database_url(admin_url, name)
+        finally:
+            asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    else:
+        with tempfile.TemporaryDirectory(prefix="dwtf-bench-") as folder:
+            yield f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
+
+
+def _environment(database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEFINEWTF_")}
+    env.update(DATABASE_URL=database_url, PYTHONUNBUFFERED="1")
+    return env
+
+
+def _cli(env: dict[str, str], *args: str) -> tuple[str, float]:
+    """Run `definewtf ARGS`; its stdout and how long it took."""
+    started = time.perf_counter()
+    result = subprocess.run(  # noqa: S603 -- our own CLI, fixed arguments
+        [str(DEFINEWTF), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise ServerError(f"definewtf {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout.strip(), elapsed
+
+
+def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    url = f"http://{LOOPBACK}:{port}/readyz"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerError(f"server exited with {process.returncode}:\n{tail(log)}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise ServerError(f"server not ready after {START_TIMEOUT_S:.0f} s:\n{tail(log)}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server's own process group (uvicorn's workers included), then SIGKILL."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def tail(log: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no server log)"
+
+
+def log_problems(log: Path, limit: int = 5) -> tuple[int, list[str]]:
+    """How many error lines the server logged, and the first few."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return 0, []
+    found = [
+        line.strip()
+        for line in text.splitlines()
+        if "Traceback" in line or " ERROR" in line or "ERROR:" in line
+    ]
+    return len(found), found[:limit]
+
+
+@contextlib.contextmanager
+def running(engine: str, admin_url: str, log_dir: Path) -> Iterator[Running]:
+    """A fresh database, `definewtf serve` on it, tenant `bench` and its SCIM token."""
+    workers = WORKERS[engine]
+    with database(engine, admin_url) as database_url:
+        env = _environment(database_url)
+        port = free_port()
+        log = log_dir / f"server-{engine}.log"
+        started = time.perf_counter()
+        command = [str(DEFINEWTF), "serve", "--host", LOOPBACK, "--port", str(port)]
+        with log.open("wb") as out:
+            process = subprocess.Popen(  # noqa: S603 -- our own CLI, fixed arguments
+                [*command, "--workers", str(workers)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            _wait_ready(process, port, log)
+            ready = OpResult.single(
+                f"definewtf serve --workers {workers}: ready (migrations included)",
+                time.perf_counter() - started,
+            )
+            _, tenant_s = _cli(env, "tenant", "create", SLUG)
+            token, token_s = _cli(env, "token", "generate", SLUG)
+            if len(token.split()) != 1:
+                raise ServerError("definewtf token generate did not print one token")
+            tenant_op = OpResult.single(f"definewtf tenant create {SLUG}", tenant_s)
+            token_op = OpResult.single(f"definewtf token generate {SLUG} (argon2 hash)", token_s)
+            yield Running(
+                Target(port=port, slug=SLUG, token=token),
+                workers,
+                log,
+                [ready, tenant_op, token_op],
+            )
+        finally:
+            _stop(process)
