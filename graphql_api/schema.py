@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from definewtf.errors import Denied, Invalid, NotFound, Unauthenticated
-from definewtf.services import api_keys, audit, roles, sessions, tenants, tokens, users
+from definewtf.errors import Denied, NotFound, Unauthenticated
+from definewtf.services import api_keys, audit, groups, roles, sessions, tenants, tokens, users
 from graphql_api import limits
 from graphql_api.context import ctx
 from graphql_api.errors import (
@@ -26,16 +26,15 @@ from graphql_api.types import (
     Connection,
     CreatedApiKey,
     GeneratedScimToken,
+    Group,
     Role,
     RoleGrant,
     ScimToken,
     Tenant,
     User,
     connection,
-    decode_cursor,
+    page_window,
 )
-
-MAX_PAGE_SIZE = 100
 
 
 @strawberry.type
@@ -84,6 +83,11 @@ DoneResult = Annotated[
     Done | NotFoundError | InvalidError | DeniedError, strawberry.union("DoneResult")
 ]
 
+GroupResult = Annotated[Group | NotFoundError | DeniedError, strawberry.union("GroupResult")]
+UpdateTenantResult = Annotated[
+    Tenant | NotFoundError | InvalidError | DeniedError, strawberry.union("UpdateTenantResult")
+]
+
 CreateApiKeyResult = Annotated[
     CreatedApiKey | NotFoundError | DeniedError, strawberry.union("CreateApiKeyResult")
 ]
@@ -104,18 +108,6 @@ GenerateScimTokenResult = Annotated[
 RevokeScimTokenResult = Annotated[
     ScimToken | NotFoundError | DeniedError, strawberry.union("RevokeScimTokenResult")
 ]
-
-
-def _page(first: int, after: str | None) -> tuple[int, int]:
-    if not 0 <= first <= MAX_PAGE_SIZE:
-        raise Invalid(f"first must be between 0 and {MAX_PAGE_SIZE}", attribute="first")
-    offset = 0
-    if after is not None:
-        position = decode_cursor(after)
-        if position is None:
-            raise Invalid("invalid cursor", attribute="after")
-        offset = position + 1
-    return offset, first
 
 
 def _uuid(raw: str, resource: str) -> uuid.UUID:
@@ -148,6 +140,42 @@ class Query:
             tenant_id=context.require_tenant().id, actor=context.require_actor()
         )
         return [ApiKey.of(key) for key in keys]
+
+    @strawberry.field(description="Every customer tenant (platform operators).")
+    async def tenants(
+        self, info: Info[Any, Any], first: int = 50, after: str | None = None
+    ) -> Connection[Tenant]:
+        context = ctx(info)
+        offset, limit = page_window(first, after)
+        total, records = await tenants.list_tenants(
+            actor=context.require_actor(), offset=offset, limit=limit
+        )
+        nodes = [Tenant.of(r, context.scim_endpoint(r.slug)) for r in records]
+        return connection(nodes, offset=offset, total=total)
+
+    @strawberry.field(description="SCIM groups of this tenant, oldest first.")
+    async def groups(
+        self, info: Info[Any, Any], first: int = 50, after: str | None = None
+    ) -> Connection[Group]:
+        context = ctx(info)
+        offset, limit = page_window(first, after)
+        page = await groups.list_groups(
+            tenant_id=context.require_tenant().id,
+            actor=context.require_actor(),
+            offset=offset,
+            limit=limit,
+        )
+        return connection([Group.of(r) for r in page.items], offset=offset, total=page.total)
+
+    @strawberry.field(description="One SCIM group, with its members as a connection.")
+    async def group(self, info: Info[Any, Any], id: strawberry.ID) -> GroupResult:
+        context = ctx(info)
+        record = await groups.get_group(
+            tenant_id=context.require_tenant().id,
+            group_id=_uuid(id, "Group"),
+            actor=context.require_actor(),
+        )
+        return Group.of(record)
 
     @strawberry.field(description="The tenant's roles (admins).")
     async def roles(self, info: Info[Any, Any]) -> list[Role]:
@@ -192,7 +220,7 @@ class Query:
         self, info: Info[Any, Any], first: int = 50, after: str | None = None
     ) -> Connection[User]:
         context = ctx(info)
-        offset, limit = _page(first, after)
+        offset, limit = page_window(first, after)
         page = await users.list_users(
             tenant_id=context.require_tenant().id,
             actor=context.require_actor(),
@@ -211,7 +239,7 @@ class Query:
         target_id: str | None = None,
     ) -> Connection[AuditEvent]:
         context = ctx(info)
-        offset, limit = _page(first, after)
+        offset, limit = page_window(first, after)
         page = await audit.list_events(
             tenant_id=context.require_tenant().id,
             actor=context.require_actor(),
@@ -233,6 +261,14 @@ class Query:
 
 @strawberry.type
 class Mutation:
+    @strawberry.mutation(description="Rename this host's tenant (its admins, or operators).")
+    async def update_tenant(self, info: Info[Any, Any], name: str) -> UpdateTenantResult:
+        context = ctx(info)
+        record = await tenants.update_tenant(
+            tenant_id=context.require_tenant().id, name=name, actor=context.require_actor()
+        )
+        return Tenant.of(record, context.scim_endpoint(record.slug))
+
     @strawberry.mutation(description="A new API key for a user (oneself, or anyone for admins).")
     async def create_api_key(
         self, info: Info[Any, Any], name: str, user_id: strawberry.ID | None = None

@@ -12,7 +12,8 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from definewtf.clock import utcnow
-from definewtf.services import api_keys, audit, roles
+from definewtf.errors import Invalid
+from definewtf.services import api_keys, audit, groups, roles
 from definewtf.services.tenants import TenantRecord
 from definewtf.services.tokens import ROTATION_DUE_DAYS, ScimTokenInfo
 from definewtf.services.users import UserRecord
@@ -220,6 +221,50 @@ class CreatedApiKey:
 
 
 @strawberry.type
+class Group:
+    id: strawberry.ID
+    display_name: str
+    external_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @strawberry.field(description="Members, oldest first (a page at a time: groups can be large).")
+    async def members(
+        self, info: Info[Any, Any], first: int = 50, after: str | None = None
+    ) -> Connection[GroupMember]:
+        offset, first = page_window(first, after)
+        context = info.context
+        page = await groups.member_page(
+            tenant_id=context.require_tenant().id,
+            group_id=uuid.UUID(str(self.id)),
+            actor=context.require_actor(),
+            offset=offset,
+            limit=first,
+        )
+        nodes = [
+            GroupMember(user_id=strawberry.ID(str(m.user_id)), display=m.display)
+            for m in page.items
+        ]
+        return connection(nodes, offset=offset, total=page.total)
+
+    @classmethod
+    def of(cls, record: groups.GroupRecord) -> Group:
+        return cls(
+            id=strawberry.ID(str(record.id)),
+            display_name=record.display_name,
+            external_id=record.external_id,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
+
+
+@strawberry.type
+class GroupMember:
+    user_id: strawberry.ID
+    display: str
+
+
+@strawberry.type
 class PageInfo:
     has_next_page: bool
     has_previous_page: bool
@@ -258,6 +303,23 @@ def decode_cursor(cursor: str) -> int | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return offset if kind == "o" and 0 <= offset <= MAX_CURSOR_OFFSET else None
+
+
+#: The largest page a GraphQL list returns.
+MAX_PAGE_SIZE = 100
+
+
+def page_window(first: int, after: str | None) -> tuple[int, int]:
+    """(offset, limit) of a `first` / `after` page; out-of-range values are Invalid."""
+    if not 0 <= first <= MAX_PAGE_SIZE:
+        raise Invalid(f"first must be between 0 and {MAX_PAGE_SIZE}", attribute="first")
+    offset = 0
+    if after is not None:
+        position = decode_cursor(after)
+        if position is None:
+            raise Invalid("invalid cursor", attribute="after")
+        offset = position + 1
+    return offset, first
 
 
 def connection(nodes: list[N], *, offset: int, total: int) -> Connection[N]:

@@ -268,6 +268,45 @@ async def members_of(*, tenant_id: UUID, group_ids: Sequence[UUID]) -> dict[UUID
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class MemberPage:
+    total: int
+    items: list[Member]
+
+
+async def member_page(
+    *, tenant_id: UUID, group_id: UUID, actor: Actor, offset: int = 0, limit: int = 50
+) -> MemberPage:
+    """One page of a group's members (a group may hold tens of thousands)."""
+    require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
+    await _get(tenant_id, group_id)
+    mine = (GroupMember.tenant == tenant_id) & (GroupMember.group == group_id)
+    total = await GroupMember.count().where(mine)
+    rows = await (
+        GroupMember.select(
+            GroupMember.user,
+            GroupMember.display,
+            GroupMember.user.user_name,
+            GroupMember.user.display_name,
+        )
+        .where(mine)
+        .order_by(GroupMember.created_at)
+        .order_by(GroupMember.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return MemberPage(
+        total=total,
+        items=[
+            Member(
+                UUID(str(row["user"])),
+                row["display"] or row["user.display_name"] or row["user.user_name"],
+            )
+            for row in rows
+        ],
+    )
+
+
 async def groups_of(
     *, tenant_id: UUID, user_ids: Sequence[UUID]
 ) -> dict[UUID, list[tuple[UUID, str]]]:

@@ -14,6 +14,7 @@ from definewtf.principals import (
     PLATFORM_OPERATOR,
     TENANT_ADMIN,
     Actor,
+    require_admin,
     require_operator,
 )
 from definewtf.services import audit
@@ -164,3 +165,42 @@ async def role_id(*, tenant_id: UUID, name: str) -> UUID:
     if row is None:
         raise NotFound("Role", name)
     return UUID(str(row["id"]))
+
+
+async def list_tenants(
+    *, actor: Actor, offset: int = 0, limit: int = 50
+) -> tuple[int, list[TenantRecord]]:
+    """Every customer tenant (platform operators), by slug."""
+    require_operator(actor)
+    where = Tenant.is_platform == False  # noqa: E712 - SQL comparison, not Python truthiness
+    total = await Tenant.count().where(where)
+    rows = (
+        await Tenant.select(*_COLUMNS)
+        .where(where)
+        .order_by(Tenant.slug)
+        .offset(offset)
+        .limit(limit)
+    )
+    return total, [_record(row) for row in rows]
+
+
+async def update_tenant(*, tenant_id: UUID, name: str, actor: Actor) -> TenantRecord:
+    """Rename a tenant (its admins or an operator). The slug — its hostname — never changes."""
+    require_admin(actor, tenant_id)
+    if not name.strip() or len(name) > 200:
+        raise Invalid("a tenant name has 1 to 200 characters", attribute="name")
+    async with write_transaction():
+        current = await get_tenant(tenant_id=tenant_id)
+        await Tenant.update({Tenant.name: name.strip()}).where(Tenant.id == tenant_id)
+        await audit.record(
+            tenant_id=tenant_id,
+            actor=actor,
+            action="tenant.update",
+            target_type="tenant",
+            target_id=tenant_id,
+            before={"name": current.name},
+            after={"name": name.strip()},
+        )
+    return TenantRecord(
+        id=tenant_id, slug=current.slug, name=name.strip(), created_at=current.created_at
+    )
