@@ -256,3 +256,19 @@ def uvicorn_server(cli_env: dict[str, str]) -> Iterator[str]:
     finally:
         process.terminate()
         process.communicate(timeout=10)
+
+
+@pytest.fixture
+def graphql(client: httpx.AsyncClient):  # type: ignore[no-untyped-def]
+    """`await graphql(key, query, variables=None, host=None)` → the HTTP response of a
+    GraphQL request with `Authorization: Bearer <key>` (on acme's host unless `host`)."""
+
+    async def send(key: str, query: str, variables: dict | None = None, host: str | None = None):  # type: ignore[no-untyped-def]
+        headers = {"Authorization": f"Bearer {key}"}
+        if host:
+            headers["Host"] = host
+        return await client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    return send

@@ -8,22 +8,10 @@ import pytest
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
-async def gql(client, key, query, variables=None, host=None):
-    headers = {"Authorization": f"Bearer {key}"}
-    if host:
-        headers["Host"] = host
-    response = await client.post(
-        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-    )
-    assert response.status_code in (200, 401), response.text
-    return response
-
-
-async def test_roles_crud_and_hand_grants(client, admin_key, member) -> None:
+async def test_roles_crud_and_hand_grants(graphql, admin_key, member) -> None:
     user_id, member_key = member
     created = (
-        await gql(
-            client,
+        await graphql(
             admin_key,
             'mutation { createRole(name: "Auditors", permissions: ["tenant:admin"], '
             'description: "d") '
@@ -34,38 +22,34 @@ async def test_roles_crud_and_hand_grants(client, admin_key, member) -> None:
     assert created["permissions"] == ["tenant:admin"]
     assert created["builtin"] is False
     duplicate = (
-        await gql(
-            client,
+        await graphql(
             admin_key,
             'mutation { createRole(name: "auditors", permissions: []) { __typename } }',
         )
     ).json()
     assert duplicate["data"]["createRole"]["__typename"] == "ConflictError"
     bogus = (
-        await gql(
-            client,
+        await graphql(
             admin_key,
             'mutation { createRole(name: "X", permissions: ["platform:operator"]) { __typename } }',
         )
     ).json()
     assert bogus["data"]["createRole"]["__typename"] == "InvalidError"
 
-    listing = (await gql(client, member_key, "{ users(first: 1) { totalCount } }")).json()
+    listing = (await graphql(member_key, "{ users(first: 1) { totalCount } }")).json()
     assert listing["data"] is None
-    await gql(
-        client,
+    await graphql(
         admin_key,
         'mutation($u: ID!) { assignRole(userId: $u, role: "Auditors") { __typename } }',
         {"u": user_id},
     )
-    assert (await gql(client, member_key, "{ users(first: 1) { totalCount } }")).json()["data"]
-    roles = (await gql(client, admin_key, "{ roles { name builtin } }")).json()["data"]["roles"]
+    assert (await graphql(member_key, "{ users(first: 1) { totalCount } }")).json()["data"]
+    roles = (await graphql(admin_key, "{ roles { name builtin } }")).json()["data"]["roles"]
     assert {"name": "Auditors", "builtin": False} in roles
     assert {"name": "admin", "builtin": True} in roles
 
     renamed = (
-        await gql(
-            client,
+        await graphql(
             admin_key,
             'mutation($id: ID!) { updateRole(id: $id, name: "Reviewers") '
             "{ __typename ... on Role { name } } }",
@@ -73,18 +57,14 @@ async def test_roles_crud_and_hand_grants(client, admin_key, member) -> None:
         )
     ).json()["data"]["updateRole"]
     assert renamed == {"__typename": "Role", "name": "Reviewers"}
-    await gql(
-        client,
+    await graphql(
         admin_key,
         'mutation($u: ID!) { unassignRole(userId: $u, role: "Reviewers") { __typename } }',
         {"u": user_id},
     )
-    assert (await gql(client, member_key, "{ users(first: 1) { totalCount } }")).json()[
-        "data"
-    ] is None
+    assert (await graphql(member_key, "{ users(first: 1) { totalCount } }")).json()["data"] is None
     deleted = (
-        await gql(
-            client,
+        await graphql(
             admin_key,
             "mutation($id: ID!) { deleteRole(id: $id) { __typename } }",
             {"id": created["id"]},
@@ -93,12 +73,11 @@ async def test_roles_crud_and_hand_grants(client, admin_key, member) -> None:
     assert deleted["__typename"] == "Done"
     admin_role = next(
         r
-        for r in (await gql(client, admin_key, "{ roles { id name } }")).json()["data"]["roles"]
+        for r in (await graphql(admin_key, "{ roles { id name } }")).json()["data"]["roles"]
         if r["name"] == "admin"
     )
     builtin = (
-        await gql(
-            client,
+        await graphql(
             admin_key,
             "mutation($id: ID!) { deleteRole(id: $id) { __typename } }",
             {"id": admin_role["id"]},
@@ -107,19 +86,18 @@ async def test_roles_crud_and_hand_grants(client, admin_key, member) -> None:
     assert builtin["__typename"] == "InvalidError"
 
 
-async def test_deactivation_by_hand(client, scim_auth, admin_key, member) -> None:
+async def test_deactivation_by_hand(client, graphql, scim_auth, admin_key, member) -> None:
     user_id, member_key = member
-    assert (await gql(client, member_key, "{ viewer { label } }")).status_code == 200
+    assert (await graphql(member_key, "{ viewer { label } }")).status_code == 200
     done = (
-        await gql(
-            client,
+        await graphql(
             admin_key,
             "mutation($u: ID!) { deactivateUser(id: $u) { __typename ... on User { active } } }",
             {"u": user_id},
         )
     ).json()["data"]["deactivateUser"]
     assert done == {"__typename": "User", "active": False}
-    assert (await gql(client, member_key, "{ viewer { label } }")).status_code == 401
+    assert (await graphql(member_key, "{ viewer { label } }")).status_code == 401
     scim = (await client.get(f"/api/scim/Users/{user_id}", headers=scim_auth)).json()
     assert scim["active"] is False
     # The searchable values are kept by a change that does not touch the representation.
@@ -127,13 +105,12 @@ async def test_deactivation_by_hand(client, scim_auth, admin_key, member) -> Non
         "/api/scim/Users", params={"filter": 'displayName eq "Member One"'}, headers=scim_auth
     )
     assert found.json()["totalResults"] == 1
-    await gql(
-        client,
+    await graphql(
         admin_key,
         "mutation($u: ID!) { reactivateUser(id: $u) { __typename } }",
         {"u": user_id},
     )
-    assert (await gql(client, member_key, "{ viewer { label } }")).status_code == 200
+    assert (await graphql(member_key, "{ viewer { label } }")).status_code == 200
 
 
 MUTATIONS = {
@@ -149,14 +126,14 @@ MUTATIONS = {
 
 
 @pytest.mark.parametrize("mutation", sorted(MUTATIONS))
-async def test_authorization_matrix(client, admin_key, operator_key, member, mutation) -> None:
+async def test_authorization_matrix(graphql, admin_key, operator_key, member, mutation) -> None:
     """Members are denied every admin mutation; tenant admins everything in their tenant but
     creating tenants; platform operators everything."""
     user_id, member_key = member
     variables = {"u": user_id}
 
     async def typename(key):
-        body = (await gql(client, key, MUTATIONS[mutation], variables)).json()
+        body = (await graphql(key, MUTATIONS[mutation], variables)).json()
         return body["data"][mutation]["__typename"]
 
     assert await typename(member_key) == "DeniedError"

@@ -6,30 +6,27 @@ CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
-async def gql(client, key, query, variables=None, host=None):
-    headers = {"Authorization": f"Bearer {key}"}
-    if host:
-        headers["Host"] = host
-    response = await client.post(
-        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-    )
-    return response.json()
+async def _json(graphql, key, query, variables=None, host=None) -> dict:
+    return (await graphql(key, query, variables, host=host)).json()
 
 
 async def test_operators_list_tenants_others_cannot(
-    client, operator_key, admin_key, globex
+    graphql, operator_key, admin_key, globex
 ) -> None:
-    listed = await gql(
-        client, operator_key, "{ tenants { totalCount edges { node { slug } } } }", host="localhost"
+    listed = await _json(
+        graphql,
+        operator_key,
+        "{ tenants { totalCount edges { node { slug } } } }",
+        host="localhost",
     )
     assert [e["node"]["slug"] for e in listed["data"]["tenants"]["edges"]] == ["acme", "globex"]
-    refused = await gql(client, admin_key, "{ tenants { totalCount } }")
+    refused = await _json(graphql, admin_key, "{ tenants { totalCount } }")
     assert refused["data"] is None
 
 
-async def test_update_tenant(client, admin_key, member) -> None:
-    renamed = await gql(
-        client,
+async def test_update_tenant(graphql, admin_key, member) -> None:
+    renamed = await _json(
+        graphql,
         admin_key,
         'mutation { updateTenant(name: "Acme Inc") { __typename ... on Tenant { name slug } } }',
     )
@@ -39,13 +36,15 @@ async def test_update_tenant(client, admin_key, member) -> None:
         "slug": "acme",
     }
     _, member_key = member
-    denied = await gql(client, member_key, 'mutation { updateTenant(name: "Mine") { __typename } }')
+    denied = await _json(
+        graphql, member_key, 'mutation { updateTenant(name: "Mine") { __typename } }'
+    )
     assert denied["data"]["updateTenant"]["__typename"] == "DeniedError"
-    invalid = await gql(client, admin_key, 'mutation { updateTenant(name: "") { __typename } }')
+    invalid = await _json(graphql, admin_key, 'mutation { updateTenant(name: "") { __typename } }')
     assert invalid["data"]["updateTenant"]["__typename"] == "InvalidError"
 
 
-async def test_groups_and_members_pages(client, scim_auth, admin_key) -> None:
+async def test_groups_and_members_pages(client, graphql, scim_auth, admin_key) -> None:
     ids = []
     for i in range(5):
         response = await client.post(
@@ -65,8 +64,8 @@ async def test_groups_and_members_pages(client, scim_auth, admin_key) -> None:
             headers=scim_auth,
         )
     ).json()
-    listed = await gql(
-        client, admin_key, "{ groups { totalCount edges { node { displayName } } } }"
+    listed = await _json(
+        graphql, admin_key, "{ groups { totalCount edges { node { displayName } } } }"
     )
     assert listed["data"]["groups"]["totalCount"] == 1
     query = """query($id: ID!, $after: String) { group(id: $id) { __typename ... on Group {
@@ -74,9 +73,9 @@ async def test_groups_and_members_pages(client, scim_auth, admin_key) -> None:
       edges { node { userId display } } } } } }"""
     seen, after = [], None
     while True:
-        data = (await gql(client, admin_key, query, {"id": group["id"], "after": after}))["data"][
-            "group"
-        ]
+        data = (await _json(graphql, admin_key, query, {"id": group["id"], "after": after}))[
+            "data"
+        ]["group"]
         members = data["members"]
         assert members["totalCount"] == 5
         seen += [e["node"]["userId"] for e in members["edges"]]
@@ -84,5 +83,5 @@ async def test_groups_and_members_pages(client, scim_auth, admin_key) -> None:
             break
         after = members["pageInfo"]["endCursor"]
     assert sorted(seen) == sorted(ids)
-    missing = await gql(client, admin_key, query, {"id": "00000000-0000-0000-0000-000000000000"})
+    missing = await _json(graphql, admin_key, query, {"id": "00000000-0000-0000-0000-000000000000"})
     assert missing["data"]["group"]["__typename"] == "NotFoundError"
