@@ -37,6 +37,15 @@ from graphql_api.types import (
 )
 
 
+@strawberry.input
+class UserFilter:
+    search: str | None = strawberry.field(default=None, description="In userName or email.")
+    active: bool | None = None
+    email: str | None = None
+    role: str | None = strawberry.field(default=None, description="Held directly or via a group.")
+    group_id: strawberry.ID | None = None
+
+
 @strawberry.type
 class GroupRoleMapping:
     group_id: strawberry.ID
@@ -217,13 +226,32 @@ class Query:
 
     @strawberry.field(description="Users of this tenant, oldest first.")
     async def users(
-        self, info: Info[Any, Any], first: int = 50, after: str | None = None
+        self,
+        info: Info[Any, Any],
+        first: int = 50,
+        after: str | None = None,
+        filter: UserFilter | None = None,
     ) -> Connection[User]:
         context = ctx(info)
         offset, limit = page_window(first, after)
+        tenant = context.require_tenant()
+        criteria = None
+        if filter is not None:
+            group_id = None if filter.group_id is None else _uuid(filter.group_id, "Group")
+            criteria = users.criteria_of(
+                tenant.id,
+                users.UserQuery(
+                    search=filter.search,
+                    active=filter.active,
+                    email=filter.email,
+                    role=filter.role,
+                    group_id=group_id,
+                ),
+            )
         page = await users.list_users(
-            tenant_id=context.require_tenant().id,
+            tenant_id=tenant.id,
             actor=context.require_actor(),
+            criteria=criteria,
             offset=offset,
             limit=limit,
         )

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from piccolo.columns.combination import WhereRaw
 from piccolo.custom_types import Combinable
 
 from definewtf.clock import utcnow
@@ -22,7 +23,7 @@ from definewtf.principals import SCIM_PROVISION, TENANT_ADMIN, Actor, require_ad
 from definewtf.security import Security
 from definewtf.services import audit
 from definewtf.services.paging import fetch_page
-from definewtf.sql import SortKey
+from definewtf.sql import SortKey, like
 from definewtf.tables import GroupMember, User, UserValue
 from definewtf.text import fold
 
@@ -415,3 +416,58 @@ async def delete_user(
             target_id=user_id,
             before=_audit_view(current),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class UserQuery:
+    """The admin console's user search (GraphQL `users(filter:)`); every part is optional."""
+
+    search: str | None = None
+    active: bool | None = None
+    email: str | None = None
+    role: str | None = None
+    group_id: UUID | None = None
+
+
+def criteria_of(tenant_id: UUID, query: UserQuery) -> Combinable | None:
+    """SQL criteria for a UserQuery: `search` is a case-insensitive substring of userName or
+    the primary email; `role` matches direct grants and grants through groups."""
+    parts: list[Combinable] = []
+    if query.search:
+        needle = fold(query.search.strip())
+        parts.append(like(User.user_name_ci, "co", needle) | like(User.email_ci, "co", needle))
+    if query.active is not None:
+        parts.append(User.active == query.active)
+    if query.email:
+        parts.append(User.email_ci == fold(query.email.strip()))
+    if query.group_id is not None:
+        parts.append(
+            WhereRaw(
+                '"app_user"."id" IN (SELECT m."user" FROM group_member m '
+                'WHERE m.tenant = {} AND m."group" = {})',
+                tenant_id,
+                query.group_id,
+            )
+        )
+    if query.role:
+        parts.append(
+            WhereRaw(
+                '"app_user"."id" IN ('
+                'SELECT ur."user" FROM user_role ur JOIN role r ON r.id = ur.role '
+                "WHERE ur.tenant = {} AND r.name_ci = {} "
+                'UNION SELECT m."user" FROM group_member m JOIN group_role gr '
+                'ON gr."group" = m."group" AND gr.tenant = m.tenant '
+                "JOIN role r2 ON r2.id = gr.role "
+                "WHERE m.tenant = {} AND r2.name_ci = {})",
+                tenant_id,
+                fold(query.role),
+                tenant_id,
+                fold(query.role),
+            )
+        )
+    if not parts:
+        return None
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = combined & part
+    return combined
