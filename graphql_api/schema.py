@@ -313,10 +313,16 @@ class Mutation:
             actor=actor,
             security=context.runtime.security,
         )
-        listed = await api_keys.list_api_keys(tenant_id=context.require_tenant().id, actor=actor)
-        return CreatedApiKey(
-            key=issued.key, api_key=ApiKey.of(next(k for k in listed if k.id == issued.id))
+        created = api_keys.ApiKeyInfo(
+            id=issued.id,
+            prefix=issued.prefix,
+            name=name[:200],
+            user_id=issued.user_id,
+            created_at=issued.created_at,
+            last_used_at=None,
+            revoked_at=None,
         )
+        return CreatedApiKey(key=issued.key, api_key=ApiKey.of(created))
 
     @strawberry.mutation(description="Revoke an API key now.")
     async def revoke_api_key(self, info: Info[Any, Any], id: strawberry.ID) -> RevokeApiKeyResult:

@@ -12,7 +12,7 @@ from scim2_models import Context, Group, SearchRequest
 from definewtf.services import groups
 from definewtf.services.groups import GroupRecord
 from scim_facade.context import ScimContext
-from scim_facade.filters import GroupFilterCompiler, compile_query
+from scim_facade.filters import GroupFilterCompiler
 from scim_facade.mapping import (
     from_scim_group,
     group_data_of,
@@ -32,7 +32,8 @@ from scim_facade.requests import (
     resource_projection,
     validate,
 )
-from scim_facade.responses import list_body, scim_response
+from scim_facade.responses import scim_response
+from scim_facade.search import ResourceKind, search
 
 
 def wants_members(projection: SearchRequest[Any] | None) -> bool:
@@ -174,14 +175,10 @@ async def search_groups_post(
 
 
 async def search_groups(scim: ScimContext, query: ListQuery) -> Response[Any]:
-    page = await groups.list_groups(
-        tenant_id=scim.tenant.id,
-        actor=scim.actor,
-        **compile_query(GroupFilterCompiler(scim.tenant.id), query),
-    )
-    resources = await render_groups(scim, page.items, query.projection)
-    return scim_response(list_body(resources, total=page.total, start_index=query.start_index))
+    return await search(scim, query, [GROUPS])
 
+
+GROUPS = ResourceKind(GroupFilterCompiler, groups.list_groups, render_groups)
 
 ROUTES = [
     create_group,

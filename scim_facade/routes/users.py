@@ -12,7 +12,7 @@ from scim2_models import Context, SearchRequest
 from definewtf.services import groups, users
 from definewtf.services.users import UserData
 from scim_facade.context import ScimContext
-from scim_facade.filters import UserFilterCompiler, compile_query
+from scim_facade.filters import UserFilterCompiler
 from scim_facade.mapping import ScimUser, from_scim_user, project, scim_user_of, to_scim_user
 from scim_facade.patch import parse_patch
 from scim_facade.registry import USER_MULTI_VALUED
@@ -28,7 +28,8 @@ from scim_facade.requests import (
     validate,
     wrap_single_values,
 )
-from scim_facade.responses import list_body, scim_response
+from scim_facade.responses import scim_response
+from scim_facade.search import ResourceKind, search
 
 
 @post("/Users", status_code=201)
@@ -143,13 +144,7 @@ async def search_users_post(
 
 
 async def search_users(scim: ScimContext, query: ListQuery) -> Response[Any]:
-    page = await users.list_users(
-        tenant_id=scim.tenant.id,
-        actor=scim.actor,
-        **compile_query(UserFilterCompiler(scim.tenant.id), query),
-    )
-    resources = await render_users(scim, page.items, query.projection)
-    return scim_response(list_body(resources, total=page.total, start_index=query.start_index))
+    return await search(scim, query, [USERS])
 
 
 async def render_users(
@@ -167,6 +162,8 @@ async def render_users(
         for record in records
     ]
 
+
+USERS = ResourceKind(UserFilterCompiler, users.list_users, render_users)
 
 ROUTES = [
     create_user,

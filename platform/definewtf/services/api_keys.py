@@ -15,8 +15,8 @@ from definewtf.errors import Conflict, Denied, NotFound, Unauthenticated
 from definewtf.principals import TENANT_ADMIN, Actor, ActorKind, require_admin, require_operator
 from definewtf.security import Security
 from definewtf.services import audit, roles, tenants
-from definewtf.services.credentials import check_secret, issue_secret
-from definewtf.tables import ApiKey, Session, User, UserRole
+from definewtf.services.credentials import NewSecret, check_secret, issue_secret
+from definewtf.tables import ApiKey, Session, User
 from definewtf.text import fold
 
 
@@ -72,34 +72,53 @@ async def create_admin(
         else:
             user_id = UUID(str(row["id"]))
             await User.update({User.deleted_at: None, User.active: True}).where(User.id == user_id)
-        has_role = await UserRole.exists().where(
-            (UserRole.tenant == tenant.id) & (UserRole.user == user_id) & (UserRole.role == role_id)
-        )
-        if not has_role:
-            await UserRole.insert(
-                UserRole(tenant=tenant.id, user=user_id, role=role_id, created_at=now)
-            )
-        key = ApiKey(
-            tenant=tenant.id,
-            user=user_id,
-            name=f"{role_name} key",
-            prefix=secret.prefix,
-            secret_hash=secret.secret_hash,
-            created_at=now,
-        )
-        with unique_violation_as(Conflict("ApiKey", "prefix")):
-            await ApiKey.insert(key)
-        await audit.record(
+        await roles.grant(tenant_id=tenant.id, user_id=user_id, role_id=role_id)
+        key = await _insert_key(
             tenant_id=tenant.id,
+            user_id=user_id,
+            name=f"{role_name} key",
+            secret=secret,
             actor=actor,
-            action="api_key.create",
-            target_type="api_key",
-            target_id=key.id,
-            after={"prefix": secret.prefix, "user": email, "role": role_name},
+            detail={"user": email, "role": role_name},
         )
     return IssuedApiKey(
-        key=secret.plaintext, id=key.id, prefix=secret.prefix, user_id=user_id, created_at=now
+        key=secret.plaintext,
+        id=key.id,
+        prefix=secret.prefix,
+        user_id=user_id,
+        created_at=key.created_at,
     )
+
+
+async def _insert_key(
+    *,
+    tenant_id: UUID,
+    user_id: UUID,
+    name: str,
+    secret: NewSecret,
+    actor: Actor,
+    detail: dict[str, Any],
+) -> ApiKey:
+    """Store a key (hash and prefix only) and audit it, inside the caller's transaction."""
+    key = ApiKey(
+        tenant=tenant_id,
+        user=user_id,
+        name=name[:200],
+        prefix=secret.prefix,
+        secret_hash=secret.secret_hash,
+        created_at=utcnow(),
+    )
+    with unique_violation_as(Conflict("ApiKey", "prefix")):
+        await ApiKey.insert(key)
+    await audit.record(
+        tenant_id=tenant_id,
+        actor=actor,
+        action="api_key.create",
+        target_type="api_key",
+        target_id=key.id,
+        after={"prefix": secret.prefix, **detail},
+    )
+    return key
 
 
 async def create_api_key(
@@ -109,33 +128,26 @@ async def create_api_key(
     if actor.user_id != user_id:
         require_admin(actor, tenant_id)
     secret = await issue_secret(security)
-    now = utcnow()
     async with write_transaction():
         exists = await User.exists().where(
             (User.tenant == tenant_id) & (User.id == user_id) & User.deleted_at.is_null()
         )
         if not exists:
             raise NotFound("User", user_id)
-        key = ApiKey(
-            tenant=tenant_id,
-            user=user_id,
-            name=name[:200],
-            prefix=secret.prefix,
-            secret_hash=secret.secret_hash,
-            created_at=now,
-        )
-        with unique_violation_as(Conflict("ApiKey", "prefix")):
-            await ApiKey.insert(key)
-        await audit.record(
+        key = await _insert_key(
             tenant_id=tenant_id,
+            user_id=user_id,
+            name=name,
+            secret=secret,
             actor=actor,
-            action="api_key.create",
-            target_type="api_key",
-            target_id=key.id,
-            after={"prefix": secret.prefix, "user": str(user_id), "name": name},
+            detail={"user": str(user_id), "name": name},
         )
     return IssuedApiKey(
-        key=secret.plaintext, id=key.id, prefix=secret.prefix, user_id=user_id, created_at=now
+        key=secret.plaintext,
+        id=key.id,
+        prefix=secret.prefix,
+        user_id=user_id,
+        created_at=key.created_at,
     )
 
 

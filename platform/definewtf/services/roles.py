@@ -335,13 +335,7 @@ async def assign_role(*, tenant_id: UUID, user_id: UUID, role: str, actor: Actor
         )
         if not exists:
             raise NotFound("User", user_id)
-        inserted = (
-            await UserRole.insert(
-                UserRole(tenant=tenant_id, user=user_id, role=role_id, created_at=utcnow())
-            )
-            .on_conflict(action="DO NOTHING")
-            .returning(UserRole.id)
-        )
+        inserted = await grant(tenant_id=tenant_id, user_id=user_id, role_id=role_id)
         if inserted:
             await audit.record(
                 tenant_id=tenant_id,
@@ -351,6 +345,18 @@ async def assign_role(*, tenant_id: UUID, user_id: UUID, role: str, actor: Actor
                 target_id=user_id,
                 after={"role": role_name},
             )
+
+
+async def grant(*, tenant_id: UUID, user_id: UUID, role_id: UUID) -> bool:
+    """Grant a role by hand inside the caller's transaction; False if already held."""
+    inserted = (
+        await UserRole.insert(
+            UserRole(tenant=tenant_id, user=user_id, role=role_id, created_at=utcnow())
+        )
+        .on_conflict(action="DO NOTHING")
+        .returning(UserRole.id)
+    )
+    return bool(inserted)
 
 
 async def unassign_role(*, tenant_id: UUID, user_id: UUID, role: str, actor: Actor) -> None:

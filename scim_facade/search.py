@@ -1,0 +1,57 @@
+"""Listing and searching resources (RFC 7644 §3.4.2, §3.4.3): one path for `GET /Users`,
+`GET /Groups`, their `.search`, and the root `/.search` over every type."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Response
+from scim2_models import InvalidFilterException
+
+from scim_facade.context import ScimContext
+from scim_facade.filters import FilterCompiler, compile_query
+from scim_facade.requests import ListQuery
+from scim_facade.responses import list_body, scim_response
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceKind:
+    """How one resource type is filtered (compiler), listed (a service's `list_*`, returning
+    a page with `total` and `items`) and rendered (a page of records to SCIM resources)."""
+
+    compiler: type[FilterCompiler]
+    lister: Callable[..., Awaitable[Any]]
+    renderer: Callable[[ScimContext, list[Any], Any], Awaitable[list[dict[str, Any]]]]
+
+
+async def search(
+    scim: ScimContext, query: ListQuery, kinds: Sequence[ResourceKind]
+) -> Response[Any]:
+    """One page of the listed types, in order, as one list. A filter naming an attribute a
+    type does not declare matches none of that type (§3.4.2.1); a filter no type understands
+    is invalidFilter. sortBy orders within each type. One list call per type."""
+    compiled: list[tuple[dict[str, Any], ResourceKind]] = []
+    first_error: InvalidFilterException | None = None
+    for kind in kinds:
+        try:
+            compiled.append((compile_query(kind.compiler(scim.tenant.id), query), kind))
+        except InvalidFilterException as exc:
+            first_error = first_error or exc
+    if not compiled and first_error is not None:
+        raise first_error
+    offset, remaining = query.start_index - 1, query.count
+    resources: list[dict[str, Any]] = []
+    total = 0
+    for kwargs, kind in compiled:
+        page = await kind.lister(
+            tenant_id=scim.tenant.id,
+            actor=scim.actor,
+            **{**kwargs, "offset": offset, "limit": remaining},
+        )
+        resources += await kind.renderer(scim, page.items, query.projection)
+        remaining -= len(page.items)
+        offset = max(0, offset - page.total)
+        total += page.total
+    return scim_response(list_body(resources, total=total, start_index=query.start_index))
