@@ -6,11 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
-from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    TooManyRequestsException,
+)
 from strawberry.litestar import BaseContext
 from strawberry.types import Info
 
-from definewtf.errors import Invalid, Unauthenticated
+from definewtf import request_context
+from definewtf.errors import Invalid, RateLimited, Unauthenticated
 from definewtf.principals import Actor
 from definewtf.services import api_keys, tenants
 from definewtf.services.tenants import TenantRecord
@@ -62,22 +67,17 @@ async def provide_context(request: Request[Any, Any, Any]) -> GraphQLContext:
         tenant = await tenants.find_tenant_by_slug(scope.slug)
         if tenant is None:
             raise NotFoundException("unknown tenant")
-    actor = None
-    authorization = request.headers.get("authorization")
-    if authorization is not None:
-        secret = bearer_credential(authorization)
-        try:
-            if secret is None:
-                raise Unauthenticated("malformed Authorization header")
-            actor = await api_keys.authenticate_bearer(
-                tenant_id=None if tenant is None else tenant.id,
-                secret=secret,
-                security=runtime.security,
-            )
-        except Unauthenticated as exc:
-            raise NotAuthorizedException(
-                exc.detail, headers={"WWW-Authenticate": "Bearer"}
-            ) from exc
+        request_context.note_tenant(tenant.id, tenant.slug)
+    try:
+        if tenant is not None:
+            runtime.security.tenant_requests.take(tenant.id)
+        actor = await _authenticate(request, tenant, runtime)
+        if actor is not None:
+            runtime.security.credential_requests.take(actor.credential_id)
+    except RateLimited as exc:
+        raise TooManyRequestsException(
+            exc.detail, headers={"Retry-After": str(exc.retry_after)}
+        ) from exc
     port = (host or "").rpartition(":")[2] if ":" in (host or "") else ""
     return GraphQLContext(
         loaders=make_loaders(None if tenant is None else tenant.id),
@@ -87,3 +87,25 @@ async def provide_context(request: Request[Any, Any, Any]) -> GraphQLContext:
         origin_scheme=request.url.scheme,
         origin_port=f":{port}" if port else "",
     )
+
+
+async def _authenticate(
+    request: Request[Any, Any, Any], tenant: TenantRecord | None, runtime: Runtime
+) -> Actor | None:
+    """The principal of the Bearer credential, None without one; a bad one is a 401."""
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        return None
+    secret = bearer_credential(authorization)
+    try:
+        if secret is None:
+            raise Unauthenticated("malformed Authorization header")
+        actor = await api_keys.authenticate_bearer(
+            tenant_id=None if tenant is None else tenant.id,
+            secret=secret,
+            security=runtime.security,
+        )
+    except Unauthenticated as exc:
+        raise NotAuthorizedException(exc.detail, headers={"WWW-Authenticate": "Bearer"}) from exc
+    request_context.note_credential(actor.credential_prefix)
+    return actor

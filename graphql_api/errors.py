@@ -7,12 +7,19 @@ Unauthenticated and Unavailable stay GraphQL errors (they are not about the oper
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import strawberry
-from strawberry.types import Info
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+from strawberry.types import ExecutionContext, Info
 
 from definewtf import errors
+from definewtf.db import is_unavailable
+from definewtf.request_context import request_id
+
+log = logging.getLogger(__name__)
 
 
 @strawberry.type
@@ -72,3 +79,54 @@ EXCEPTION_HANDLERS: list[strawberry.ExceptionHandler[Any, Any]] = [
     InvalidHandler(),
     DeniedHandler(),
 ]
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """A bug or an outage, not a readable validation, limit or domain error: those have no
+    original error (GraphQL validation) or a domain one (raised on purpose)."""
+    original = error.original_error
+    return original is not None and not isinstance(original, errors.DomainError)
+
+
+def _is_outage(error: GraphQLError) -> bool:
+    return error.original_error is not None and is_unavailable(error.original_error)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Clients see "internal error" and the request id, never the exception's text (it may
+    hold SQL, values or paths); the log line with the same request id holds the traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda e: is_unexpected(e) or _is_outage(e))
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        rid = request_id()
+        if _is_outage(error):
+            message, code = "the database is unavailable; retry shortly", "UNAVAILABLE"
+        else:
+            message, code = f"internal error (request id {rid})", "INTERNAL"
+        return GraphQLError(
+            message=message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": code, "requestId": rid},
+        )
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log unexpected errors with their traceback (the request id rides on every log
+        record); expected ones are the client's business and are not logged."""
+        for error in errors:
+            if _is_outage(error):
+                log.warning("database unavailable: %r", error.original_error)
+            elif is_unexpected(error):
+                log.error(
+                    "unexpected error at %s",
+                    ".".join(str(p) for p in error.path or ()) or "(operation)",
+                    exc_info=error.original_error,
+                )

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import fields
 from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
+from definewtf import profiles
 from definewtf.errors import Denied, NotFound, Unauthenticated
-from definewtf.services import api_keys, audit, groups, roles, sessions, tenants, tokens, users
+from definewtf.services import (
+    api_keys,
+    audit,
+    groups,
+    roles,
+    scim_activity,
+    sessions,
+    tenants,
+    tokens,
+    users,
+)
 from graphql_api import limits
 from graphql_api.context import ctx
 from graphql_api.errors import (
@@ -18,7 +30,9 @@ from graphql_api.errors import (
     ConflictError,
     DeniedError,
     InvalidError,
+    MaskUnexpectedErrors,
     NotFoundError,
+    Schema,
 )
 from graphql_api.types import (
     ApiKey,
@@ -44,6 +58,64 @@ class UserFilter:
     email: str | None = None
     role: str | None = strawberry.field(default=None, description="Held directly or via a group.")
     group_id: strawberry.ID | None = None
+
+
+@strawberry.type(description="SCIM requests on this tenant's endpoint, as the server saw them.")
+class ScimStatus:
+    last_request_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None = strawberry.field(
+        description='e.g. "401 GET /api/scim/Users: the token was revoked"'
+    )
+    last_error_at: datetime | None
+    requests_last_24h: int = strawberry.field(
+        description="Counted by the hour: the current hour and the 23 before it."
+    )
+    errors_last_24h: int = strawberry.field(description="Answers with a status of 400 or more.")
+    users_provisioned: int = strawberry.field(
+        description="Users of the tenant now (deleted ones excluded)."
+    )
+
+
+@strawberry.input(description="Every part is optional; they combine with AND.")
+class AuditEventFilter:
+    action: str | None = strawberry.field(default=None, description="e.g. user.deactivate")
+    actor_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The user (or credential, for SCIM tokens) who acted."
+    )
+    actor_type: str | None = strawberry.field(
+        default=None, description="session, api_key, scim_token, cli or system."
+    )
+    target_type: str | None = None
+    target_id: str | None = None
+    since: datetime | None = strawberry.field(default=None, description="Inclusive.")
+    until: datetime | None = strawberry.field(default=None, description="Exclusive.")
+
+
+@strawberry.input(description="A user as the admin console edits it.")
+class CreateUserInput:
+    user_name: str
+    given_name: str | None = None
+    family_name: str | None = None
+    display_name: str | None = None
+    email: str | None = strawberry.field(default=None, description="The primary email.")
+    active: bool = True
+    password: str | None = strawberry.field(
+        default=None, description="For manual login; hashed, never returned."
+    )
+
+
+@strawberry.input(
+    description="Only the fields given change; an empty string clears a name, the display "
+    "name or the email. Members may change their own name and display name."
+)
+class UpdateUserInput:
+    user_name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    display_name: str | None = None
+    email: str | None = None
+    active: bool | None = None
 
 
 @strawberry.type
@@ -88,6 +160,10 @@ RoleResult = Annotated[
     strawberry.union("RoleResult"),
 ]
 UserResult = Annotated[User | NotFoundError | DeniedError, strawberry.union("UserResult")]
+WriteUserResult = Annotated[
+    User | NotFoundError | ConflictError | InvalidError | DeniedError,
+    strawberry.union("WriteUserResult"),
+]
 DoneResult = Annotated[
     Done | NotFoundError | InvalidError | DeniedError, strawberry.union("DoneResult")
 ]
@@ -263,20 +339,40 @@ class Query:
         info: Info[Any, Any],
         first: int = 50,
         after: str | None = None,
-        action: str | None = None,
-        target_id: str | None = None,
+        filter: AuditEventFilter | None = None,
     ) -> Connection[AuditEvent]:
         context = ctx(info)
         offset, limit = page_window(first, after)
+        query = audit.AuditQuery()
+        if filter is not None:
+            actor_id = None if filter.actor_id is None else _uuid(filter.actor_id, "Actor")
+            query = audit.AuditQuery(
+                action=filter.action,
+                actor_id=actor_id,
+                actor_type=filter.actor_type,
+                target_type=filter.target_type,
+                target_id=filter.target_id,
+                since=filter.since,
+                until=filter.until,
+            )
         page = await audit.list_events(
             tenant_id=context.require_tenant().id,
             actor=context.require_actor(),
-            action=action,
-            target_id=target_id,
+            query=query,
             offset=offset,
             limit=limit,
         )
         return connection([AuditEvent.of(r) for r in page.items], offset=offset, total=page.total)
+
+    @strawberry.field(description="Is the IdP provisioning? Its last calls and errors (admins).")
+    async def scim_status(self, info: Info[Any, Any]) -> ScimStatus:
+        context = ctx(info)
+        status = await scim_activity.scim_status(
+            tenant_id=context.require_tenant().id,
+            actor=context.require_actor(),
+            activity=context.runtime.activity,
+        )
+        return ScimStatus(**{f.name: getattr(status, f.name) for f in fields(status)})
 
     @strawberry.field(description="SCIM tokens of this tenant (metadata only), newest first.")
     async def scim_tokens(self, info: Info[Any, Any]) -> list[ScimToken]:
@@ -404,6 +500,33 @@ class Mutation:
         )
         return Done(ok=True)
 
+    @strawberry.mutation(description="Create a user by hand (admins); SCIM sees it too.")
+    async def create_user(self, info: Info[Any, Any], input: CreateUserInput) -> WriteUserResult:
+        context = ctx(info)
+        change = profiles.ProfileChange(**vars(input))
+        record = await users.create_user(
+            tenant_id=context.require_tenant().id,
+            data=profiles.new_user(change),
+            actor=context.require_actor(),
+            security=context.runtime.security,
+        )
+        return User.of(record)
+
+    @strawberry.mutation(description="Change a user's profile; what it does not name stays.")
+    async def update_user(
+        self, info: Info[Any, Any], id: strawberry.ID, input: UpdateUserInput
+    ) -> WriteUserResult:
+        context = ctx(info)
+        change = profiles.ProfileChange(**vars(input))
+        record = await users.update_user(
+            tenant_id=context.require_tenant().id,
+            user_id=_uuid(id, "User"),
+            change=lambda data: profiles.applied(data, change),
+            actor=context.require_actor(),
+            security=context.runtime.security,
+        )
+        return User.of(record)
+
     @strawberry.mutation(
         description="Deactivate a user: login, API keys and sessions stop at once."
     )
@@ -515,9 +638,9 @@ class Mutation:
         return ScimToken.of(revoked)
 
 
-schema = strawberry.Schema(
+schema = Schema(
     query=Query,
     mutation=Mutation,
     exception_handlers=EXCEPTION_HANDLERS,
-    extensions=limits.extensions(),
+    extensions=[*limits.extensions(), MaskUnexpectedErrors],
 )

@@ -147,6 +147,7 @@ class AuditEvent:
     occurred_at: datetime
     actor_type: str
     actor: str
+    actor_id: strawberry.ID | None
     action: str
     target_type: str
     target_id: str
@@ -161,6 +162,7 @@ class AuditEvent:
             occurred_at=record.occurred_at,
             actor_type=record.actor_type,
             actor=record.actor_label,
+            actor_id=None if record.actor_id is None else strawberry.ID(str(record.actor_id)),
             action=record.action,
             target_type=record.target_type,
             target_id=record.target_id,

@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request
 
+from definewtf import request_context
 from definewtf.errors import NotFound, Unauthenticated
 from definewtf.principals import Actor
 from definewtf.security import Security
@@ -40,11 +41,15 @@ async def provide_scim_context(request: Request[Any, Any, Any]) -> ScimContext:
     )
     if tenant is None:
         raise NotFound("Tenant")
+    request_context.note_tenant(tenant.id, tenant.slug)
+    runtime.security.tenant_requests.take(tenant.id)
     secret = bearer_credential(request.headers.get("authorization"))
     if secret is None:
         raise Unauthenticated("a Bearer token is required")
     actor = await tokens.authenticate_scim(
         tenant_id=tenant.id, secret=secret, security=runtime.security
     )
+    request_context.note_credential(actor.credential_prefix)
+    runtime.security.credential_requests.take(actor.credential_id)
     base_url = f"{request.url.scheme}://{request.headers.get('host')}{SCIM_PATH}"
     return ScimContext(tenant=tenant, actor=actor, security=runtime.security, base_url=base_url)

@@ -17,6 +17,7 @@ from litestar.types import ExceptionHandlersMap
 from scim2_models import SCIMException
 
 from definewtf import errors
+from definewtf.db import is_unavailable
 from scim_facade.responses import scim_error
 
 log = logging.getLogger("definewtf.scim")
@@ -30,6 +31,7 @@ DOMAIN_ERRORS: dict[type[errors.DomainError], tuple[int, str | None]] = {
     errors.Denied: (403, None),
     errors.Unauthenticated: (401, None),
     errors.Unavailable: (503, None),
+    errors.RateLimited: (429, None),
 }
 
 #: Sent with every 401, per RFC 6750 §3 and RFC 7644 §2.
@@ -48,6 +50,8 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[
     assert isinstance(exc, errors.DomainError)
     status, scim_type = status_and_type(exc)
     headers = WWW_AUTHENTICATE if status == 401 else RETRY_AFTER if status == 503 else None
+    if isinstance(exc, errors.RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
     return scim_error(status, exc.detail, scim_type, headers)
 
 
@@ -63,6 +67,9 @@ def http_exception_handler(_: Request[Any, Any, Any], exc: Exception) -> Respons
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if is_unavailable(exc):
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        return scim_error(503, "the database is unavailable; retry shortly", None, RETRY_AFTER)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return scim_error(500, "internal error")
 

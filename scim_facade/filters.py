@@ -41,9 +41,7 @@ from scim2_models.path import (
     ValuePath,
 )
 
-from definewtf.sql import SortKey, column_expression, escape_like, is_not_true, like, like_exact
-from definewtf.text import fold
-from scim_facade.registry import (
+from definewtf.registry import (
     GROUP_ATTRIBUTES,
     GROUP_SCHEMA,
     MAX_INDEXED_LENGTH,
@@ -51,6 +49,8 @@ from scim_facade.registry import (
     USER_SCHEMA,
     AttributeSpec,
 )
+from definewtf.sql import SortKey, column_expression, escape_like, is_not_true, like, like_exact
+from definewtf.text import fold
 from scim_facade.requests import ListQuery
 
 #: Documented limits: characters, nesting of ( and [, and comparisons (every attribute test,

@@ -20,9 +20,9 @@ from scim2_models import (
     User,
 )
 
+from definewtf.registry import GROUP_SCHEMA, USER_SCHEMA, user_values
 from definewtf.services.groups import GroupData, GroupRecord, Member, MemberOp
 from definewtf.services.users import UserData, UserRecord, data_of
-from scim_facade.registry import GROUP_SCHEMA, USER_SCHEMA, user_values
 from scim_facade.requests import POLICY, scim_error_of
 from scim_facade.responses import etag
 

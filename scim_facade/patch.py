@@ -21,10 +21,10 @@ from scim2_models import (
 )
 from scim2_models.path import CompareOperator, Comparison, LogicalExpr, LogicalOperator
 
+from definewtf.registry import ENTERPRISE_USER_SCHEMA
 from definewtf.services.groups import MemberOp
 from scim_facade.filters import parse_filter
 from scim_facade.mapping import ScimUser, member_op
-from scim_facade.registry import ENTERPRISE_USER_SCHEMA
 from scim_facade.requests import POLICY, scim_error_of
 
 MANAGER_PATH = f"{ENTERPRISE_USER_SCHEMA}:manager".lower()

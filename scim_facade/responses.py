@@ -10,6 +10,8 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from scim2_models import Error
 
+from definewtf import request_context
+
 SCIM_MEDIA_TYPE = "application/scim+json"
 
 
@@ -33,6 +35,7 @@ def scim_error(
 ) -> Response[Any]:
     """An RFC 7644 §3.12 error: `status` is a string in the body, `scimType` where defined."""
     error = Error(status=status, scim_type=scim_type, detail=detail)
+    request_context.note_error(detail)  # for the tenant's provisioning status (scimStatus)
     return scim_response(error.model_dump(), status=status, headers=headers)
 
 

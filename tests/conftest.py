@@ -12,6 +12,7 @@ a real uvicorn/CLI subprocess), with real argon2id at a cheap cost (`TEST_ARGON2
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
@@ -27,6 +28,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from litestar import Litestar
 
 from definewtf.app import create_app
@@ -43,6 +46,20 @@ from definewtf.tables import ALL_TABLES
 TEST_ARGON2 = Argon2Cost(time_cost=1, memory_cost_kib=8192, parallelism=1)
 TEST_ARGON2_ENV = "1,8192,1"
 
+# Property-based tests (tests/scim/test_properties.py) run every example through the real app
+# on one database per test: the `client` fixture is function-scoped on purpose, examples share
+# it and assert accordingly. "fast" keeps the suite fast; HYPOTHESIS_PROFILE=thorough digs
+# deeper. No example database: runs start from a clean checkout; a failure prints its seed.
+_HYPOTHESIS = {
+    "deadline": None,
+    "database": None,
+    "print_blob": True,
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+}
+hypothesis_settings.register_profile("fast", max_examples=40, **_HYPOTHESIS)
+hypothesis_settings.register_profile("thorough", max_examples=2000, **_HYPOTHESIS)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
 
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
@@ -56,6 +73,14 @@ def _is_postgres(url: str) -> bool:
 def _with_database(url: str, name: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path="/" + name))
+
+
+async def _migrate(url: str) -> None:
+    database = Database(url)
+    try:
+        await migrate(database)
+    finally:
+        await database.stop()
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +98,7 @@ def database_url() -> Iterator[str]:
 
         asyncio.run(admin(f'CREATE DATABASE "{name}"'))
         url = _with_database(given, name)
-        asyncio.run(migrate(Database(url)))
+        asyncio.run(_migrate(url))
         try:
             yield url
         finally:
@@ -81,7 +106,7 @@ def database_url() -> Iterator[str]:
     else:
         with tempfile.TemporaryDirectory(prefix="dwtf-test-") as folder:
             url = f"sqlite:///{Path(folder) / 'test.sqlite3'}"
-            asyncio.run(migrate(Database(url)))
+            asyncio.run(_migrate(url))
             yield url
 
 
@@ -112,11 +137,14 @@ def cli_env(database_url: str) -> dict[str, str]:
 async def _truncate(database_url: str) -> None:
     database = Database(database_url)
     tables = ", ".join(table._meta.tablename for table in ALL_TABLES)
-    if _is_postgres(database_url):
-        await database.engine.run_ddl(f"TRUNCATE {tables} CASCADE")
-    else:
-        for table in reversed(ALL_TABLES):
-            await database.engine.run_ddl(f"DELETE FROM {table._meta.tablename}")  # noqa: S608
+    try:
+        if _is_postgres(database_url):
+            await database.engine.run_ddl(f"TRUNCATE {tables} CASCADE")
+        else:
+            for table in reversed(ALL_TABLES):
+                await database.engine.run_ddl(f"DELETE FROM {table._meta.tablename}")  # noqa: S608
+    finally:
+        await database.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -217,45 +245,55 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def uvicorn_server(cli_env: dict[str, str]) -> Iterator[str]:
-    """A real uvicorn process serving the app on the test database (its own process, its
-    own caches); yields its base URL, and stops it afterwards."""
+@contextlib.contextmanager
+def running_uvicorn(env: dict[str, str], log_path: Path, ready: str = "/readyz") -> Iterator[str]:
+    """A real uvicorn process serving the app with `env` (its own process, its own caches);
+    yields its base URL once `ready` answers 200, and stops it afterwards.
+
+    Its log goes to `log_path`: a pipe nobody reads fills up after 64 KiB of request log lines
+    and then blocks the server mid-request."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "definewtf.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
-        env=cli_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                assert process.stderr is not None
-                raise RuntimeError(f"the server did not start: {process.stderr.read()!r}")
-            time.sleep(0.1)
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "definewtf.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base}{ready}", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the server did not start: {log_path.read_text()!r}")
+                time.sleep(0.1)
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def uvicorn_server(cli_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """A real uvicorn process on the test database; yields its base URL."""
+    with running_uvicorn(cli_env, tmp_path / "uvicorn.log") as base:
         yield base
-    finally:
-        process.terminate()
-        process.communicate(timeout=10)
 
 
 @pytest.fixture
@@ -272,3 +310,30 @@ def graphql(client: httpx.AsyncClient):  # type: ignore[no-untyped-def]
         )
 
     return send
+
+
+@pytest.fixture
+async def seeded(client: httpx.AsyncClient, scim_auth: dict[str, str]) -> dict[str, str]:
+    """One user in one group of acme, by SCIM: `{"Users": id, "Groups": id}`, the targets
+    of the write attempts in the bad-input suites (tests/scim/bad_input.py)."""
+    user = await client.post(
+        "/api/scim/Users",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "target@acme.test",
+            "title": "Pilot",
+        },
+        headers=scim_auth,
+    )
+    assert user.status_code == 201, user.text
+    group = await client.post(
+        "/api/scim/Groups",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Crew",
+            "members": [{"value": user.json()["id"]}],
+        },
+        headers=scim_auth,
+    )
+    assert group.status_code == 201, group.text
+    return {"Users": user.json()["id"], "Groups": group.json()["id"]}

@@ -373,6 +373,21 @@ def test_serve_with_two_workers(cli_env: dict[str, str], engine_name: str, tmp_p
             assert time.monotonic() < deadline, log.read_text()
             assert proc.poll() is None, log.read_text()
             time.sleep(0.1)
+        # Whichever worker a scrape reaches, /metrics counts the requests of both.
+        with httpx.Client(base_url=base, timeout=5) as client:
+            before = _healthz_count(client.get("/metrics").text)  # wait_healthy's own
+            for _ in range(40):
+                client.get("/healthz", headers={"Connection": "close"})
+            counts = {_healthz_count(client.get("/metrics").text) for _ in range(6)}
+        assert counts == {before + 40}
+
+
+def _healthz_count(exposition: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in exposition.splitlines()
+        if line.startswith("definewtf_requests_total{") and 'route="/healthz"' in line
+    )
 
 
 def test_serve_rejects_zero_workers(cli_env: dict[str, str]) -> None:

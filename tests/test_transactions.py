@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 
+import asyncpg
 import pytest
 
-from definewtf.db import write_transaction
+from definewtf.db import current_engine, write_transaction
 from definewtf.principals import CLI_ACTOR
 from definewtf.services import audit, tenants, users
 from definewtf.services.users import UserData
@@ -71,3 +74,65 @@ async def test_concurrent_write_transactions_all_commit(client, acme, security) 
     await asyncio.gather(*(create(i) for i in range(40)))
     assert await User.count() == 40
     assert await AuditEvent.count().where(AuditEvent.action == "user.create") == 40
+
+
+async def test_sqlite_reads_reuse_connections(client, acme, engine_name, monkeypatch) -> None:
+    """Piccolo's SQLite engine opens a connection (and a thread) per query outside a
+    transaction; ours keeps a few open: 200 reads, 8 at a time, open at most a handful."""
+    if engine_name != "sqlite":
+        pytest.skip("PostgreSQL uses asyncpg's pool")
+    engine = current_engine()
+    opened = 0
+    real_open = type(engine).get_connection
+
+    async def counting(self):  # type: ignore[no-untyped-def]
+        nonlocal opened
+        opened += 1
+        return await real_open(self)
+
+    monkeypatch.setattr(type(engine), "get_connection", counting)
+
+    async def reader() -> None:
+        for _ in range(25):
+            assert await tenants.find_tenant_by_slug("acme") is not None
+
+    await asyncio.gather(*(reader() for _ in range(8)))
+    assert opened <= 8
+    # Every connection is either idle (kept, at most IDLE_CONNECTIONS) or closed: a leaked
+    # one is a thread that keeps the process from exiting.
+    workers = [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
+    assert len(workers) <= engine.IDLE_CONNECTIONS
+    # A failed query does not poison the connection the next query gets.
+    with pytest.raises(sqlite3.OperationalError):
+        await engine.run_ddl("SELECT * FROM no_such_table")
+    assert await tenants.find_tenant_by_slug("acme") is not None
+
+
+async def test_postgres_connections_go_back_to_the_pool_without_a_reset_round_trip(
+    client, acme, engine_name, monkeypatch
+) -> None:
+    """asyncpg's default release runs RESET ALL & co. on every connection (a round trip per
+    query, as Piccolo takes one per query); ours only rolls back a transaction left open."""
+    if engine_name != "postgresql":
+        pytest.skip("SQLite has no pool")
+    resets = 0
+    real_reset = asyncpg.Connection.reset
+
+    async def counting(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal resets
+        resets += 1
+        return await real_reset(self, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.Connection, "reset", counting)
+    for _ in range(20):
+        assert await tenants.find_tenant_by_slug("acme") is not None
+    assert resets == 0
+
+    pool = current_engine().pool
+    async with pool.acquire() as connection:
+        await connection.execute("BEGIN")  # left open, as a failure half-way could
+        await connection.execute("SET LOCAL statement_timeout = 1")
+    for _ in range(4):  # whichever pooled connection each gets, none is mid-transaction
+        async with pool.acquire() as connection:
+            assert not connection.is_in_transaction()
+            assert await connection.fetchval("SHOW statement_timeout") == "0"

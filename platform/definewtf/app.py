@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hmac
 import logging
-import re
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Request, Response, get
-from litestar.datastructures import MutableScopeHeaders, State
-from litestar.enums import ScopeType
+from litestar.datastructures import State
 from litestar.exceptions import HTTPException, MethodNotAllowedException, NotFoundException
 from litestar.logging.config import LoggingConfig
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from definewtf.db import Database
-from definewtf.request_context import request_id
+from definewtf.db import Database, is_unavailable
+from definewtf.observability import Metrics, configure_logging, observe
 from definewtf.security import Security
+from definewtf.services.scim_activity import ActivityLog
 from definewtf.settings import Settings
-from definewtf.web import Runtime
+from definewtf.web import Runtime, bearer_credential
 from graphql_api import create_graphql_controller
 from scim_facade import create_scim_router, scim_not_found_or_method
 
 log = logging.getLogger("definewtf")
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 @get("/healthz", include_in_schema=False, sync_to_thread=False)
@@ -45,31 +44,6 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
         log.warning("readiness check failed: %s", type(exc).__name__)
         return Response({"status": "unavailable"}, status_code=503, headers={"Retry-After": "5"})
     return Response({"status": "ok"})
-
-
-def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    """Give every request an id (the client's `X-Request-ID` if well-formed), visible to
-    services (audit) and returned in the response header."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        token = request_id.set(rid)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableScopeHeaders.from_message(message)["X-Request-ID"] = rid
-            await send(message)
-
-        try:
-            await app(scope, receive, send_with_id)
-        finally:
-            request_id.reset(token)
-
-    return middleware
 
 
 def _not_found_or_method(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -92,28 +66,77 @@ def _http_error(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
 
 
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if is_unavailable(exc):
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        return Response(
+            {"status_code": 503, "detail": "the database is unavailable; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return Response({"status_code": 500, "detail": "internal error"}, status_code=500)
 
 
+@get("/metrics", include_in_schema=False, sync_to_thread=False)
+def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Prometheus exposition. With `DEFINEWTF_METRICS_TOKEN` set, the scraper must send it as
+    a Bearer token; without, only loopback clients are answered (per-tenant counts are not
+    for the internet)."""
+    runtime: Runtime = request.app.state.runtime
+    expected = runtime.settings.metrics_token
+    if expected is not None:
+        given = bearer_credential(request.headers.get("authorization")) or ""
+        allowed = hmac.compare_digest(given.encode(), expected.encode())
+    else:
+        allowed = request.client is not None and request.client.host in ("127.0.0.1", "::1")
+    if not allowed:
+        raise NotFoundException()
+    return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _flush_activity_forever(runtime: Runtime) -> None:
+    while True:
+        await asyncio.sleep(runtime.settings.activity_flush_seconds)
+        try:
+            await runtime.activity.flush()
+        except Exception:
+            log.warning("could not flush SCIM activity; will retry", exc_info=True)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
+    configure_logging(settings.log_format)
     database = Database(settings.database_url)
-    runtime = Runtime(settings=settings, database=database, security=Security(settings))
+    runtime = Runtime(
+        settings=settings,
+        database=database,
+        security=Security(settings),
+        metrics=Metrics(),
+        activity=ActivityLog(),
+    )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await database.start()
+        flusher = asyncio.create_task(_flush_activity_forever(runtime))
         try:
             yield
         finally:
+            flusher.cancel()
+            with contextlib.suppress(Exception):
+                await runtime.activity.flush()
             await database.stop()
 
-    return Litestar(
-        route_handlers=[healthz, readyz, create_scim_router(), create_graphql_controller(settings)],
+    app = Litestar(
+        route_handlers=[
+            healthz,
+            readyz,
+            metrics,
+            create_scim_router(),
+            create_graphql_controller(settings),
+        ],
         lifespan=[lifespan],
         state=State({"runtime": runtime}),
-        middleware=[request_id_middleware],
         exception_handlers={
             NotFoundException: _not_found_or_method,
             MethodNotAllowedException: _not_found_or_method,
@@ -122,7 +145,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         # Errors are logged by the handlers above (unexpected ones only), not by Litestar:
         # its "always" mode would log every expected 401/404 with a traceback.
-        logging_config=LoggingConfig(log_exceptions="never"),
+        # Our handler on the root logger formats every line (definewtf.observability).
+        logging_config=LoggingConfig(log_exceptions="never", configure_root_logger=False),
         openapi_config=None,
         debug=False,
     )
+    # Around Litestar's whole handler (routing included), so that every request, matched or
+    # not, gets an id, a log line and a count.
+    app.asgi_handler = observe(app.asgi_handler, metrics=runtime.metrics, activity=runtime.activity)
+    return app

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sqlite3
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -119,6 +121,10 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         # SQLite serialises writers with an in-process lock (definewtf.db): one process only.
         raise Invalid("SQLite supports one worker; use PostgreSQL (DATABASE_URL) for --workers > 1")
     asyncio.run(_with_database(settings, _migrate))
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Each worker writes its metrics there and /metrics sums them all, whichever worker
+        # the scrape reaches (definewtf.observability.Metrics).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="definewtf-metrics-")
     uvicorn.run(
         "definewtf.app:create_app",
         factory=True,

@@ -26,16 +26,63 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import aiosqlite
 import asyncpg
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.query.base import Query
+from piccolo.table import Table
 
 from definewtf.errors import Conflict, Unavailable
 from definewtf.tables import ALL_TABLES, Tenant
 
 SQLITE_TIMEOUT_SECONDS = 30.0
+
+
+class ReusingSQLiteEngine(SQLiteEngine):
+    """Piccolo's SQLite engine opens a connection (and a thread) for every query outside a
+    transaction and closes it after; this one keeps a few open and hands each query one that
+    no other query is using. Transactions still get their own connection (Piccolo's).
+
+    No asyncio primitive is held, so one engine serves every event loop (tests run many).
+    """
+
+    IDLE_CONNECTIONS = 4
+
+    def __init__(self, path: str, **connection_kwargs: Any) -> None:
+        super().__init__(path=path, **connection_kwargs)
+        self._idle: list[aiosqlite.Connection] = []
+
+    async def _run_in_new_connection(
+        self,
+        query: str,
+        args: list[Any] | None = None,
+        query_type: str = "generic",
+        table: type[Table] | None = None,
+    ) -> Any:
+        if query_type == "insert" and sqlite3.sqlite_version_info < (3, 35):
+            # No RETURNING before 3.35: Piccolo's own path reads the row back.
+            return await super()._run_in_new_connection(query, args, query_type, table)
+        connection = self._idle.pop() if self._idle else await self.get_connection()
+        try:
+            async with connection.execute(query, args or []) as cursor:
+                await connection.commit()
+                rows = await cursor.fetchall()
+        except BaseException:
+            # The connection may be mid-transaction or broken: don't hand it to anyone else.
+            await connection.close()
+            raise
+        if len(self._idle) < self.IDLE_CONNECTIONS:
+            self._idle.append(connection)
+        else:
+            await connection.close()
+        return rows
+
+    async def close_idle(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await connection.close()
 
 
 def engine_from_url(url: str) -> Engine[Any]:
@@ -48,7 +95,7 @@ def engine_from_url(url: str) -> Engine[Any]:
         if not path:
             raise ValueError("DATABASE_URL sqlite:/// needs a file path")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return SQLiteEngine(path=path, timeout=SQLITE_TIMEOUT_SECONDS)
+        return ReusingSQLiteEngine(path=path, timeout=SQLITE_TIMEOUT_SECONDS)
     if scheme in {"postgres", "postgresql"}:
         parts = urlsplit(url)
         config: dict[str, Any] = {
@@ -71,6 +118,16 @@ def is_sqlite(engine: Engine[Any] | None = None) -> bool:
     return (engine or current_engine()).engine_type == "sqlite"
 
 
+async def _release_connection(connection: asyncpg.Connection) -> None:
+    """What a connection needs on its way back to the pool. asyncpg's default reset is a round
+    trip on every release (`RESET ALL`, `UNLISTEN *`, advisory unlock, `CLOSE ALL`) and Piccolo
+    takes a pooled connection per query, so it doubled the statements of every request; we
+    never LISTEN, take advisory locks, keep cursors or change session settings. A transaction
+    a failure left open is still rolled back."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
 class Database:
     """The engine of one process, bound to every table, with its lifecycle."""
 
@@ -86,14 +143,20 @@ class Database:
         """Bind the tables and open connections; fail loudly if the database is unreachable."""
         self.bind()
         if isinstance(self.engine, PostgresEngine):
-            await self.engine.start_connection_pool(min_size=2, max_size=20)
+            await self.engine.start_connection_pool(
+                min_size=2, max_size=20, reset=_release_connection
+            )
         else:
             await self.engine.run_ddl("PRAGMA journal_mode=WAL")
         await self.ping()
 
     async def stop(self) -> None:
+        """Close every connection the engine holds (also after queries run without start())."""
         if isinstance(self.engine, PostgresEngine):
-            await self.engine.close_connection_pool()
+            if self.engine.pool is not None:
+                await self.engine.close_connection_pool()
+        elif isinstance(self.engine, ReusingSQLiteEngine):
+            await self.engine.close_idle()
 
     async def ping(self) -> None:
         await self.engine.run_ddl("SELECT 1")
@@ -162,16 +225,42 @@ def unique_violation_as(conflict: Conflict) -> Iterator[None]:
         raise conflict from exc
 
 
+#: What a database that is down, restarting or unreachable raises: connection refused or
+#: reset (OSError), a connection that died (asyncpg's connection errors, "connection is
+#: closed" InterfaceErrors), the server shutting down or starting up (operator intervention:
+#: AdminShutdown, CannotConnectNow), no free connection in time (TimeoutError).
+_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) means the database cannot answer now: a client should
+    retry later (503), not report a bug (500)."""
+    while exc is not None:
+        if isinstance(exc, (Unavailable, *_UNAVAILABLE)):
+            return True
+        if isinstance(exc, sqlite3.OperationalError) and (
+            "locked" in str(exc) or "unable to open" in str(exc)
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
+
+
 @contextmanager
 def database_errors() -> Iterator[None]:
     """A lost connection or a database that is down becomes the domain's Unavailable."""
     try:
         yield
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
-        raise Unavailable("the database is unreachable") from exc
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "unable to open" in str(exc):
-            raise Unavailable(f"the database is unavailable: {exc}") from exc
+    except Exception as exc:
+        if is_unavailable(exc) and not isinstance(exc, Unavailable):
+            raise Unavailable("the database is unavailable; retry shortly") from exc
         raise
 
 

@@ -7,7 +7,8 @@
      ├── Invalid             the input breaks a rule (carries the attribute, if one)
      ├── Denied              the principal may not do this
      ├── Unauthenticated     no valid credential
-     └── Unavailable         a dependency (the database) is down; retry later
+     ├── Unavailable         a dependency (the database) is down; retry later
+     └── RateLimited         too many requests; retry after `retry_after` seconds
 
 No HTTP here: the SCIM facade maps these to status codes and scimTypes, the GraphQL API to
 members of result unions.
@@ -63,3 +64,9 @@ class Unauthenticated(DomainError):
 
 class Unavailable(DomainError):
     pass
+
+
+class RateLimited(DomainError):
+    def __init__(self, retry_after: int, detail: str = "too many requests") -> None:
+        super().__init__(f"{detail}; retry after {retry_after} s")
+        self.retry_after = max(1, retry_after)

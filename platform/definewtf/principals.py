@@ -28,6 +28,8 @@ class Actor:
     permissions: frozenset[str] = field(default_factory=frozenset)
     user_id: UUID | None = None
     credential_id: UUID | None = None
+    #: The credential's public lookup prefix, for logs (`api_key:AbC123…`); never the secret.
+    credential_prefix: str | None = None
 
     @property
     def is_operator(self) -> bool:

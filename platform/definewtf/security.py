@@ -33,6 +33,7 @@ import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from definewtf.ratelimit import TokenBuckets
 from definewtf.settings import Argon2Cost, Settings
 
 ALPHABET = string.ascii_letters + string.digits
@@ -120,6 +121,15 @@ class VerifiedSecrets:
     def _digest(self, secret: str) -> bytes:
         return hmac.new(self._key, secret.encode(), hashlib.sha256).digest()
 
+    def knows(self, *, credential_id: UUID, secret: str) -> bool:
+        """Whether a verdict on this secret is remembered (answering costs no argon2)."""
+        cached = self._entries.get(self._digest(secret))
+        return (
+            cached is not None
+            and cached.credential_id == credential_id
+            and cached.expires > time.monotonic()
+        )
+
     async def verify(self, *, credential_id: UUID, secret_hash: str, secret: str) -> bool:
         digest = self._digest(secret)
         now = time.monotonic()
@@ -180,3 +190,11 @@ class Security:
         self.hasher = Hasher(settings.argon2, settings.argon2_threads)
         self.verified = VerifiedSecrets(self.hasher, settings.token_cache_seconds)
         self.usage = UsageClock(settings.last_used_write_interval_seconds)
+        limits = settings.rate_limits
+        self.tenant_requests = TokenBuckets(limits.tenant_per_second, 2 * limits.tenant_per_second)
+        self.credential_requests = TokenBuckets(
+            limits.credential_per_second, 2 * limits.credential_per_second
+        )
+        self.failed_secrets = TokenBuckets(
+            limits.failed_secret_per_second, limits.failed_secret_burst
+        )

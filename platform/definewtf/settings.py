@@ -24,6 +24,21 @@ class Argon2Cost:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Per process (N workers allow N times as much). An initial sync of a 100,000-user
+    company by Entra ID or Okta runs at tens of requests per second; these are for runaway
+    scripts and floods. 0 turns a limit off."""
+
+    #: Requests per second per tenant, and per credential (SCIM token, API key, session);
+    #: bursts of twice as many are let through.
+    tenant_per_second: float = 500.0
+    credential_per_second: float = 250.0
+    #: Wrong secrets tried with one token prefix: 10 at once, then one every 6 seconds.
+    failed_secret_burst: float = 10.0
+    failed_secret_per_second: float = 1 / 6
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
     base_domain: str = "localhost"
@@ -36,6 +51,13 @@ class Settings:
     last_used_write_interval_seconds: float = 60.0
     #: Concurrent argon2 computations per process (each uses `memory_cost_kib`).
     argon2_threads: int = 2
+    #: "json" (one object per line, the default) or "text".
+    log_format: str = "json"
+    #: Bearer token Prometheus must send to read /metrics; unset, only loopback clients may.
+    metrics_token: str | None = field(default=None, repr=False)
+    #: How often each process writes its SCIM request counts (scimStatus) to the database.
+    activity_flush_seconds: float = 5.0
+    rate_limits: RateLimits = field(default_factory=RateLimits)
 
     def __repr__(self) -> str:
         # The database URL may carry a password.
@@ -52,8 +74,23 @@ class Settings:
             settings = replace(settings, database_url=url)
         if domain := env.get("DEFINEWTF_BASE_DOMAIN"):
             settings = replace(settings, base_domain=domain.strip().lower().rstrip("."))
+        if log_format := env.get("DEFINEWTF_LOG_FORMAT"):
+            settings = replace(settings, log_format=log_format)
+        if metrics_token := env.get("DEFINEWTF_METRICS_TOKEN"):
+            settings = replace(settings, metrics_token=metrics_token)
         if environment := env.get("DEFINEWTF_ENV"):
             settings = replace(settings, environment=environment)
+        if limits := env.get("DEFINEWTF_RATE_LIMITS"):
+            # "tenant_per_second,credential_per_second"; "0,0" turns them off.
+            tenant_rate, credential_rate = (float(part) for part in limits.split(","))
+            settings = replace(
+                settings,
+                rate_limits=replace(
+                    settings.rate_limits,
+                    tenant_per_second=tenant_rate,
+                    credential_per_second=credential_rate,
+                ),
+            )
         if cost := env.get("DEFINEWTF_ARGON2_COST"):
             # "time,memory_kib,parallelism" — lets tests and small machines pick a cheaper
             # (still real) argon2id cost without touching code.

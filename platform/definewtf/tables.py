@@ -196,6 +196,22 @@ class AuditEvent(Table):
     request_id = Text(default="")
 
 
+class ScimActivity(Table):
+    """SCIM requests of a tenant in one hour, as counted by one server process (`worker`):
+    each process adds to its own rows only, so flushes never contend. `scimStatus` sums them."""
+
+    id = UUID(primary_key=True, default=UUID4())
+    tenant = ForeignKey(Tenant, on_delete=OnDelete.cascade, null=False)
+    hour = Timestamptz(null=True, default=None)
+    worker = Varchar(length=36)
+    requests = Integer(default=0)
+    errors = Integer(default=0)
+    last_request_at = Timestamptz(null=True, default=None)
+    last_success_at = Timestamptz(null=True, default=None)
+    last_error_at = Timestamptz(null=True, default=None)
+    last_error = Text(null=True, default=None)
+
+
 #: Every table in dependency order (parents first): binding, truncation, migrations.
 ALL_TABLES: tuple[type[Table], ...] = (
     Tenant,
@@ -210,4 +226,5 @@ ALL_TABLES: tuple[type[Table], ...] = (
     ApiKey,
     Session,
     AuditEvent,
+    ScimActivity,
 )

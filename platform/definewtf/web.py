@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from definewtf.db import Database
+from definewtf.observability import Metrics
 from definewtf.security import Security
+from definewtf.services.scim_activity import ActivityLog
 from definewtf.settings import Settings
 from definewtf.text import is_dns_label
 
@@ -62,3 +64,5 @@ class Runtime:
     settings: Settings
     database: Database
     security: Security
+    metrics: Metrics
+    activity: ActivityLog

@@ -24,8 +24,8 @@ from scim2_models import (
 )
 
 from definewtf.errors import NotFound
+from definewtf.registry import RESOURCE_TYPES, SCHEMAS
 from scim_facade.context import ScimContext
-from scim_facade.registry import RESOURCE_TYPES, SCHEMAS
 from scim_facade.requests import MAX_COUNT
 from scim_facade.responses import list_body, scim_response
 from scim_facade.routes.bulk import MAX_OPERATIONS, MAX_PAYLOAD_BYTES

@@ -9,13 +9,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from scim2_models import Context, SearchRequest
 
+from definewtf.registry import USER_MULTI_VALUED
 from definewtf.services import groups, users
 from definewtf.services.users import UserData
 from scim_facade.context import ScimContext
 from scim_facade.filters import UserFilterCompiler
 from scim_facade.mapping import ScimUser, from_scim_user, project, scim_user_of, to_scim_user
 from scim_facade.patch import parse_patch
-from scim_facade.registry import USER_MULTI_VALUED
 from scim_facade.requests import (
     POLICY,
     ListQuery,

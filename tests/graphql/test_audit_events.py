@@ -4,7 +4,7 @@ a deleted user (DESIGN.md §5: data kept, history visible to admins)."""
 from __future__ import annotations
 
 QUERY = """query($action: String, $target: String, $after: String) {
-  auditEvents(first: 2, action: $action, targetId: $target, after: $after) {
+  auditEvents(first: 2, filter: {action: $action, targetId: $target}, after: $after) {
     totalCount pageInfo { hasNextPage endCursor }
     edges { node { action actor actorType targetType targetId after } } } }"""
 
@@ -66,3 +66,58 @@ async def test_members_cannot_read_the_trail(client, member) -> None:
     )
     assert response.json()["errors"]
     assert response.json()["data"] is None
+
+
+FILTERED = """query($filter: AuditEventFilter) {
+  auditEvents(first: 50, filter: $filter) {
+    totalCount edges { node { action actorId actorType occurredAt targetId } } } }"""
+
+
+async def test_filter_by_actor_and_time_range(client, scim_auth, graphql, admin_key) -> None:
+    async def matching(**filter) -> list[dict]:
+        body = (await graphql(admin_key, FILTERED, {"filter": filter})).json()
+        assert "errors" not in body, body
+        page = body["data"]["auditEvents"]
+        assert page["totalCount"] == len(page["edges"])
+        return [edge["node"] for edge in page["edges"]]
+
+    await client.post(
+        "/api/scim/Users",
+        json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "s@x.test"},
+        headers=scim_auth,
+    )
+    by_hand = (
+        await graphql(
+            admin_key,
+            'mutation { createUser(input: {userName: "h@x.test"}) { ... on User { id } } }',
+        )
+    ).json()["data"]["createUser"]
+    admin_id = (await graphql(admin_key, "{ viewer { userId } }")).json()["data"]["viewer"][
+        "userId"
+    ]
+
+    everything = await matching()
+    mine = await matching(actorId=admin_id)
+    assert [(e["action"], e["targetId"]) for e in mine] == [("user.create", by_hand["id"])]
+    provisioned = await matching(actorType="scim_token")
+    assert [e["action"] for e in provisioned] == ["user.create"]
+    assert provisioned[0]["targetId"] != by_hand["id"]
+    assert await matching(actorId="01890000-0000-7000-8000-000000000000") == []
+
+    # `since` is inclusive and `until` exclusive: an event's own time splits the trail there.
+    newest = everything[0]
+    at = newest["occurredAt"]
+    assert newest in await matching(since=at)
+    assert newest not in await matching(until=at)
+    assert len(await matching(since=at)) + len(await matching(until=at)) == len(everything)
+    assert await matching(since="2999-01-01T00:00:00Z") == []
+
+    reversed_range = (
+        await graphql(
+            admin_key,
+            FILTERED.replace("edges { node { action actorId actorType occurredAt targetId } }", ""),
+            {"filter": {"since": "2030-01-01T00:00:00Z", "until": "2020-01-01T00:00:00Z"}},
+        )
+    ).json()
+    assert reversed_range["data"] is None
+    assert "since" in reversed_range["errors"][0]["message"]

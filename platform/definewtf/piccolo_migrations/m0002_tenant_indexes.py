@@ -5,7 +5,7 @@ Raw SQL because Piccolo columns only declare single-column indexes, and Piccolo'
 statements run on SQLite and PostgreSQL.
 """
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from definewtf.ddl import raw_migration
 
 ID = "2026-11-28T17:00:00:000000"
 VERSION = "1.38.0"
@@ -40,16 +40,4 @@ INDEXES = [
 
 
 async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="definewtf", description=DESCRIPTION)
-    for statement in INDEXES:
-        manager.add_raw(_runner(statement))
-    return manager
-
-
-def _runner(statement):
-    async def run():
-        from piccolo.engine import engine_finder
-
-        await engine_finder().run_ddl(statement)
-
-    return run
+    return raw_migration(ID, DESCRIPTION, INDEXES)

@@ -3,7 +3,7 @@
 A migration of their own: Piccolo runs a migration's raw SQL before the tables it adds.
 """
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from definewtf.ddl import raw_migration
 
 ID = "2026-11-28T17:18:05:000000"
 VERSION = "1.38.0"
@@ -20,16 +20,4 @@ INDEXES = [
 
 
 async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="definewtf", description=DESCRIPTION)
-    for statement in INDEXES:
-        manager.add_raw(_runner(statement))
-    return manager
-
-
-def _runner(statement):
-    async def run():
-        from piccolo.engine import engine_finder
-
-        await engine_finder().run_ddl(statement)
-
-    return run
+    return raw_migration(ID, DESCRIPTION, INDEXES)

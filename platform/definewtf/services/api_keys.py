@@ -199,6 +199,7 @@ async def _actor_for(
         permissions=permissions,
         user_id=user_id,
         credential_id=credential_id,
+        credential_prefix=f"{kind}:{prefix}",
     )
 
 

@@ -44,7 +44,7 @@ async def record(
             target_id=str(target_id),
             before=before,
             after=after,
-            request_id=request_id.get(),
+            request_id=request_id(),
         )
     )
 
@@ -54,6 +54,7 @@ class AuditRecord:
     id: UUID
     occurred_at: datetime
     actor_type: str
+    actor_id: UUID | None
     actor_label: str
     action: str
     target_type: str
@@ -69,23 +70,52 @@ class AuditPage:
     items: list[AuditRecord]
 
 
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which events to list; every part is optional. `since` is inclusive, `until` not."""
+
+    action: str | None = None
+    actor_id: UUID | None = None
+    actor_type: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _criteria(tenant_id: UUID, query: AuditQuery) -> Combinable:
+    where: Combinable = AuditEvent.tenant == tenant_id
+    for column, value in (
+        (AuditEvent.action, query.action),
+        (AuditEvent.actor_id, query.actor_id),
+        (AuditEvent.actor_type, query.actor_type),
+        (AuditEvent.target_type, query.target_type),
+        (AuditEvent.target_id, query.target_id),
+    ):
+        if value is not None:
+            where &= column == value
+    if query.since is not None:
+        where &= AuditEvent.occurred_at >= query.since
+    if query.until is not None:
+        where &= AuditEvent.occurred_at < query.until
+    return where
+
+
 async def list_events(
     *,
     tenant_id: UUID,
     actor: Actor,
-    action: str | None = None,
-    target_id: str | None = None,
+    query: AuditQuery | None = None,
     offset: int = 0,
     limit: int = 50,
 ) -> AuditPage:
     """The tenant's audit trail, newest first (admins). History stays after a user is
     deleted: events are never removed with their target."""
     require_admin(actor, tenant_id)
-    where: Combinable = AuditEvent.tenant == tenant_id
-    if action is not None:
-        where &= AuditEvent.action == action
-    if target_id is not None:
-        where &= AuditEvent.target_id == target_id
+    query = query or AuditQuery()
+    if query.since and query.until and query.since >= query.until:
+        raise Invalid("`since` must be before `until`", attribute="since")
+    where = _criteria(tenant_id, query)
     if offset < 0 or not 0 <= limit <= MAX_PAGE_SIZE:
         raise Invalid("page out of range")
     total = await AuditEvent.count().where(where)
@@ -94,6 +124,7 @@ async def list_events(
             AuditEvent.id,
             AuditEvent.occurred_at,
             AuditEvent.actor_type,
+            AuditEvent.actor_id,
             AuditEvent.actor_label,
             AuditEvent.action,
             AuditEvent.target_type,
@@ -111,6 +142,11 @@ async def list_events(
         if limit
         else []
     )
-    return AuditPage(
-        total=total, items=[AuditRecord(**{**row, "id": UUID(str(row["id"]))}) for row in rows]
+    return AuditPage(total=total, items=[_record(row) for row in rows])
+
+
+def _record(row: dict[str, Any]) -> AuditRecord:
+    actor_id = row["actor_id"]
+    return AuditRecord(
+        **{**row, "id": UUID(str(row["id"])), "actor_id": actor_id and UUID(str(actor_id))}
     )

@@ -9,6 +9,8 @@ then at most once per process and cache period (`definewtf.security.VerifiedSecr
 
 from __future__ import annotations
 
+import contextlib
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +20,7 @@ from piccolo.table import Table
 
 from definewtf.clock import utcnow
 from definewtf.db import write_transaction
-from definewtf.errors import Unauthenticated
+from definewtf.errors import RateLimited, Unauthenticated
 from definewtf.security import Security, is_well_formed, new_secret, prefix_of
 
 
@@ -69,10 +71,18 @@ async def check_secret(
     if row is None or not is_live(row, now):
         raise refused
     credential_id = UUID(str(row["id"]))
+    # Guessing secrets for a known prefix costs an argon2 run per guess: throttled per prefix.
+    failures = security.failed_secrets
+    guesses = (t._meta.tablename, tenant_id, prefix_of(secret))
+    known = security.verified.knows(credential_id=credential_id, secret=secret)
+    if not known and (wait := failures.retry_after(guesses)):
+        raise RateLimited(math.ceil(wait), "too many wrong secrets for this credential")
     ok = await security.verified.verify(
         credential_id=credential_id, secret_hash=row["secret_hash"], secret=secret
     )
     if not ok:
+        with contextlib.suppress(RateLimited):
+            failures.take(guesses)
         raise refused
     if security.usage.due(credential_id):
         async with write_transaction():

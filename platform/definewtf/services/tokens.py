@@ -192,6 +192,7 @@ async def authenticate_scim(*, tenant_id: UUID, secret: str, security: Security)
         label=f"scim-token:{row['prefix']}",
         permissions=frozenset({SCIM_PROVISION}),
         credential_id=UUID(str(row["id"])),
+        credential_prefix=f"scim_token:{row['prefix']}",
     )
 
 

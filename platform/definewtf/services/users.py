@@ -29,6 +29,10 @@ from definewtf.text import fold
 
 MAX_USER_NAME_LENGTH = 256
 
+#: What a member may change on their own profile (`update_user`); the rest is the admins' or
+#: the IdP's.
+SELF_EDITABLE = frozenset({"name", "displayName"})
+
 
 @dataclass(frozen=True, slots=True)
 class IndexedValue:
@@ -231,7 +235,9 @@ async def _write_values(tenant_id: UUID, user_id: UUID, values: tuple[IndexedVal
 
 
 async def get_user(*, tenant_id: UUID, user_id: UUID, actor: Actor) -> UserRecord:
-    require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
+    """A user; members may read their own profile."""
+    if not (actor.user_id == user_id and actor.tenant_id == tenant_id):
+        require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
     return await _get(tenant_id, user_id)
 
 
@@ -333,8 +339,12 @@ async def update_user(
     `change` may raise: nothing is written. `if_match` is the version the caller last saw
     (ETag); a different current version is PreconditionFailed. An update that changes nothing
     keeps the version.
+
+    Members may change their own name and display name (`SELF_EDITABLE`), nothing else.
     """
-    require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
+    self_service = actor.user_id == user_id and actor.tenant_id == tenant_id
+    if not self_service:
+        require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
     conflict = Conflict("User", "userName", "userName is already taken")
     async with write_transaction():
         current = await _locked(tenant_id, user_id, if_match)
@@ -343,6 +353,8 @@ async def update_user(
         changed = _changes(before, after)
         if not changed:
             return current
+        if not set(changed) <= SELF_EDITABLE:
+            require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
         values = _columns_of(after)
         if after.password is not None:
             values[User.password_hash] = await security.hasher.hash(after.password)

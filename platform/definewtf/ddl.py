@@ -1,0 +1,32 @@
+"""Migrations made of raw SQL statements (composite indexes Piccolo's columns can't declare).
+
+Raw statements need a migration of their own: Piccolo runs a migration's raw SQL before the
+tables it adds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.engine import engine_finder
+
+
+def raw_migration(
+    migration_id: str, description: str, statements: Sequence[str]
+) -> MigrationManager:
+    manager = MigrationManager(
+        migration_id=migration_id, app_name="definewtf", description=description
+    )
+    for statement in statements:
+        manager.add_raw(_runner(statement))
+    return manager
+
+
+def _runner(statement: str) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        engine = engine_finder()
+        assert engine is not None, "no Piccolo engine configured"
+        await engine.run_ddl(statement)
+
+    return run

@@ -1,0 +1,168 @@
+"""What the engineer on call sees: one JSON log line per request with its id, Prometheus
+metrics per route and tenant, and the SCIM provisioning status (`scimStatus`) fed by the
+same observation of each request."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+
+import httpx
+import pytest
+
+from definewtf.app import create_app
+from definewtf.observability import JsonFormatter
+from definewtf.principals import CLI_ACTOR
+from definewtf.services import scim_activity, tokens
+
+CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
+STATUS = """{ scimStatus { lastRequestAt lastSuccessAt lastError lastErrorAt requestsLast24h
+  errorsLast24h usersProvisioned } }"""
+
+
+def request_lines(caplog: pytest.LogCaptureFixture) -> list[dict]:
+    """The request log lines, formatted as production formats them."""
+    formatter = JsonFormatter()
+    return [
+        json.loads(formatter.format(r)) for r in caplog.records if r.name == "definewtf.request"
+    ]
+
+
+async def test_one_json_line_per_request_with_its_id_and_never_the_secret(
+    client, scim_auth, scim_token, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="definewtf.request"):
+        created = await client.post(
+            "/api/scim/Users", json={"schemas": [CORE], "userName": "a@x.test"}, headers=scim_auth
+        )
+        fetched = await client.get(f"/api/scim/Users/{created.json()['id']}", headers=scim_auth)
+        unknown = await client.get("/no/such/route")
+    lines = request_lines(caplog)
+    assert len(lines) == 3
+    post, get, nowhere = lines
+    assert post["request_id"] == created.headers["X-Request-ID"]
+    assert get["request_id"] == fetched.headers["X-Request-ID"]
+    assert post["request_id"] != get["request_id"]
+    assert (post["method"], post["route"], post["status"]) == ("POST", "/api/scim/Users", 201)
+    assert get["route"] == "/api/scim/Users/{user_id}"
+    assert get["path"] == f"/api/scim/Users/{created.json()['id']}"
+    assert post["tenant"] == "acme"
+    assert post["credential"] == f"scim_token:{scim_token[:12]}"
+    assert isinstance(post["duration_ms"], float)
+    # Unmatched routes are observed too.
+    assert unknown.status_code == 404
+    assert nowhere["request_id"] == unknown.headers["X-Request-ID"]
+    assert (nowhere["route"], nowhere["status"]) == ("(unmatched)", 404)
+    assert scim_token not in caplog.text
+    assert scim_token[12:] not in json.dumps(lines)
+
+
+async def test_request_id_from_the_client_is_kept_only_when_well_formed(client) -> None:
+    kept = await client.get("/healthz", headers={"X-Request-ID": "idp-retry.42_A"})
+    assert kept.headers["X-Request-ID"] == "idp-retry.42_A"
+    for hostile in ("a b", "x" * 65, "<script>", "a\tb"):
+        answered = await client.get("/healthz", headers={"X-Request-ID": hostile})
+        assert re.fullmatch(r"[0-9a-f]{32}", answered.headers["X-Request-ID"]), hostile
+
+
+async def test_metrics_count_requests_per_route_and_tenant(client, scim_auth) -> None:
+    for _ in range(3):
+        await client.get("/api/scim/Users", headers=scim_auth)
+    await client.get("/api/scim/Users", headers={"Authorization": "Bearer nope"})
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+
+    def sample(name: str, **labels: str) -> float:
+        for line in text.splitlines():
+            if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+                return float(line.rsplit(" ", 1)[1])
+        raise AssertionError(f"no {name} {labels}")
+
+    route = {"route": "/api/scim/Users", "method": "GET", "tenant": "acme"}
+    assert sample("definewtf_requests_total", status="200", **route) == 3
+    assert sample("definewtf_requests_total", status="401", **route) == 1
+    assert sample("definewtf_request_duration_seconds_count", **route) == 4
+    assert sample("definewtf_request_duration_seconds_bucket", le="+Inf", **route) == 4
+
+
+async def test_metrics_are_for_the_scraper_only(settings) -> None:
+    app = create_app(settings)
+    outsider = httpx.ASGITransport(app=app, client=("203.0.113.9", 5000))
+    async with httpx.AsyncClient(transport=outsider, base_url="http://localhost") as c:
+        assert (await c.get("/metrics")).status_code == 404
+
+    guarded = create_app(dataclasses.replace(settings, metrics_token="s3cret-scrape"))
+    transport = httpx.ASGITransport(app=guarded)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
+        assert (await c.get("/metrics")).status_code == 404
+        wrong = {"Authorization": "Bearer s3cret-scrapE"}
+        assert (await c.get("/metrics", headers=wrong)).status_code == 404
+        right = {"Authorization": "Bearer s3cret-scrape"}
+        assert (await c.get("/metrics", headers=right)).status_code == 200
+
+
+async def test_scim_status_follows_the_idp(client, scim_auth, graphql, admin_key, globex) -> None:
+    idle = (await graphql(admin_key, STATUS)).json()["data"]["scimStatus"]
+    assert idle["lastRequestAt"] is None
+    assert idle["requestsLast24h"] == idle["errorsLast24h"] == 0
+
+    await client.post(
+        "/api/scim/Users", json={"schemas": [CORE], "userName": "a@x.test"}, headers=scim_auth
+    )
+    await client.get("/api/scim/Users", headers={"Authorization": "Bearer revoked-or-typo"})
+    missing = "/api/scim/Users/00000000-0000-4000-8000-000000000000"
+    await client.get(missing, headers=scim_auth)
+    # Another tenant's traffic and GraphQL requests are not this tenant's SCIM activity.
+    other = await tokens.generate_scim_token(
+        tenant_id=globex.id, actor=CLI_ACTOR, security=client._transport.app.state.runtime.security
+    )
+    await client.get(
+        "/api/scim/Users",
+        headers={"Host": "globex.localhost", "Authorization": f"Bearer {other.token}"},
+    )
+    await graphql(admin_key, "{ viewer { label } }")
+
+    status = (await graphql(admin_key, STATUS)).json()["data"]["scimStatus"]
+    assert status["requestsLast24h"] == 3
+    assert status["errorsLast24h"] == 2
+    assert status["lastError"].startswith("404 GET /api/scim/Users/{user_id}: User ")
+    assert status["lastSuccessAt"] <= status["lastErrorAt"] == status["lastRequestAt"]
+    listing = (await client.get("/api/scim/Users", headers=scim_auth)).json()
+    users_now = (await graphql(admin_key, "{ users { totalCount } }")).json()
+    # The provisioned user and the admin behind admin_key: what SCIM and the console count.
+    assert status["usersProvisioned"] == users_now["data"]["users"]["totalCount"] == 2
+    assert listing["totalResults"] == 2
+
+    recovered = (await graphql(admin_key, STATUS)).json()["data"]["scimStatus"]
+    assert recovered["lastSuccessAt"] == recovered["lastRequestAt"]
+    assert recovered["lastError"] == status["lastError"]  # the last error stays visible
+
+
+async def test_counts_of_every_process_add_up(client, acme, admin_key) -> None:
+    """Each server process flushes its own rows; the status sums them, and a failed attempt
+    (here: 401) shows as the last error whichever process saw it."""
+    workers = [scim_activity.ActivityLog(), scim_activity.ActivityLog()]
+    for _ in range(5):
+        workers[0].record(acme.id, ok=True)
+    workers[1].record(acme.id, ok=False, error="401 GET /api/scim/Users: invalid token")
+    for worker in workers:
+        await worker.flush()
+    workers[0].record(acme.id, ok=True)
+    await workers[0].flush()  # adds to its existing row of this hour
+
+    status = await scim_activity.scim_status(
+        tenant_id=acme.id, actor=CLI_ACTOR, activity=scim_activity.ActivityLog()
+    )
+    assert (status.requests_last_24h, status.errors_last_24h) == (7, 1)
+    assert status.last_error == "401 GET /api/scim/Users: invalid token"
+
+
+async def test_scim_status_is_for_admins(graphql, member) -> None:
+    _, member_key = member
+    denied = (await graphql(member_key, STATUS)).json()
+    assert denied["data"] is None
+    assert "admin" in denied["errors"][0]["message"]
