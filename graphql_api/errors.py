@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, VariableDefinitionNode, print_ast
 from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext, Info
 
@@ -83,9 +83,22 @@ EXCEPTION_HANDLERS: list[strawberry.ExceptionHandler[Any, Any]] = [
 
 def is_unexpected(error: GraphQLError) -> bool:
     """A bug or an outage, not a readable validation, limit or domain error: those have no
-    original error (GraphQL validation) or a domain one (raised on purpose)."""
+    original error (GraphQL validation) or a domain one (raised on purpose), or are a
+    variable's value that GraphQL could not coerce (the client's mistake)."""
     original = error.original_error
-    return original is not None and not isinstance(original, errors.DomainError)
+    return (
+        original is not None
+        and not isinstance(original, errors.DomainError)
+        and not _is_bad_variable(error)
+    )
+
+
+def _is_bad_variable(error: GraphQLError) -> bool:
+    """GraphQL refused a variable's value. graphql-core's message quotes the value, which may
+    be a password (`createUser(input: $input)` with a misspelt field): answered without it."""
+    return error.original_error is not None and any(
+        isinstance(node, VariableDefinitionNode) for node in error.nodes or ()
+    )
 
 
 def _is_outage(error: GraphQLError) -> bool:
@@ -97,12 +110,18 @@ class MaskUnexpectedErrors(MaskErrors):
     hold SQL, values or paths); the log line with the same request id holds the traceback."""
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=lambda e: is_unexpected(e) or _is_outage(e))
+        super().__init__(
+            should_mask_error=lambda e: is_unexpected(e) or _is_outage(e) or _is_bad_variable(e)
+        )
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         rid = request_id()
         if _is_outage(error):
             message, code = "the database is unavailable; retry shortly", "UNAVAILABLE"
+        elif _is_bad_variable(error):
+            [node] = [n for n in error.nodes or () if isinstance(n, VariableDefinitionNode)]
+            name, kind = node.variable.name.value, print_ast(node.type)
+            message, code = f"Variable '${name}' got an invalid value for {kind}", "BAD_USER_INPUT"
         else:
             message, code = f"internal error (request id {rid})", "INTERNAL"
         return GraphQLError(
