@@ -1,24 +1,33 @@
 """`.venv/bin/python -m bench`: run the benchmark, store the runs, write bench/RESULTS.md.
 
-.venv/bin/python -m bench                                  # 10,000 users, both engines
-.venv/bin/python -m bench --users 50000 --engine postgresql  # groups of 10 vs 50,000
+.venv/bin/python -m bench          # 10,000 users: ours on PostgreSQL and SQLite, then the peers
+.venv/bin/python -m bench --quick  # the same, fewer requests per phase
+.venv/bin/python -m bench --users 50000 --engine postgresql --peers none  # 10 vs 50,000 members
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from bench.auth import auth
+from bench.ceiling import ceiling
+from bench.graphql import graphql
 from bench.groups import groups
+from bench.listing import listing
 from bench.load import make_client
-from bench.phases import Bench, Options, Phase, PhaseFailed, lookup, sync, warm_up
+from bench.peers import PEERS, SERVE, Serve, description
+from bench.phases import LOOKUP_USER_NAME, Bench, Options, Phase, PhaseFailed, lookup, sync, warm_up
 from bench.report import (
     load_average,
     load_notes,
@@ -40,45 +49,75 @@ from bench.server import (
     sqlite_version,
 )
 from bench.stats import OpResult, PhaseSummary, RunRecord
+from bench.writes import deprovision, update
 
 #: In run order: later phases use the users `sync` created.
-PHASES: dict[str, Phase] = {"sync": sync, "lookup": lookup, "groups": groups}
+PHASES: dict[str, Phase] = {
+    "sync": sync,
+    "lookup": lookup,
+    "auth": auth,
+    "update": update,
+    "list": listing,
+    "groups": groups,
+    "deprovision": deprovision,
+    "graphql": graphql,
+}
+#: After the phases, while the server's database still holds the run's users.
+CEILING = "ceiling"
+STEPS = [*PHASES, CEILING]
+#: `--quick`: every phase, fewer requests; the same users, so a loop may still take minutes
+#: (SQLite seeds 10,000 users in about 5 min: a shorter limit would cut its sync short).
+QUICK = Options(lookups=1_000, list_queries=100, group_ops=50, phase_seconds=600.0)
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+#: Options given on the command line, by their `Options` field name.
+TUNABLES = ("users", "concurrency", "lookups", "list_queries", "group_ops", "big_group")
 
 
 def _parser() -> argparse.ArgumentParser:
     defaults = Options()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--users", type=int, default=defaults.users, help="users sync creates")
-    parser.add_argument("--engine", choices=[*ENGINES, "both"], default="both")
+    parser.add_argument("--users", type=int, help=f"users sync creates ({defaults.users:,})")
+    parser.add_argument("--engine", choices=[*ENGINES, "both", "none"], default="both")
+    parser.add_argument(
+        "--peers",
+        default="all",
+        help=f"comma-separated, from {', '.join(PEERS)}; or all (default), or none",
+    )
     parser.add_argument(
         "--phases",
-        default=",".join(PHASES),
-        help=f"comma-separated, from {', '.join(PHASES)} (default: all)",
+        default=",".join(STEPS),
+        help=f"comma-separated, from {', '.join(STEPS)} (default: all)",
     )
-    parser.add_argument("--concurrency", type=int, default=defaults.concurrency)
     parser.add_argument(
-        "--lookups", type=int, default=defaults.lookups, help="requests per lookup kind"
+        "--quick",
+        action="store_true",
+        help=f"{QUICK.lookups:,} requests per lookup/update kind, {QUICK.list_queries} per "
+        f"search kind, {QUICK.group_ops} group PATCHes, {QUICK.phase_seconds:.0f} s per loop",
+    )
+    parser.add_argument("--concurrency", type=int, help=f"default {defaults.concurrency}")
+    parser.add_argument(
+        "--lookups", type=int, help=f"requests per lookup, auth, update kind ({defaults.lookups:,})"
+    )
+    parser.add_argument(
+        "--list-queries", type=int, help=f"requests per search kind ({defaults.list_queries})"
     )
     parser.add_argument(
         "--group-ops",
         type=int,
-        default=defaults.group_ops,
-        help="measured add and remove PATCHes per group",
+        help=f"measured PATCHes per operation and group ({defaults.group_ops})",
     )
-    parser.add_argument("--big-group", type=int, default=defaults.big_group)
+    parser.add_argument("--big-group", type=int, help=f"default {defaults.big_group:,}")
     parser.add_argument(
         "--phase-seconds",
         type=float,
-        default=defaults.phase_seconds,
-        help="time limit of every loop: no request starts after it",
+        help=f"time limit of every loop: no request starts after it ({defaults.phase_seconds:.0f})",
     )
     parser.add_argument(
         "--pg-url",
         default=DEFAULT_PG,
-        help="admin URL of the local PostgreSQL server (the run creates and drops its database)",
+        help="admin URL of the local PostgreSQL server (the run creates and drops its databases)",
     )
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "RESULTS.md")
@@ -90,53 +129,81 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _options(args: argparse.Namespace) -> Options:
+    """`--quick`'s or the default values, overridden by what the command line gives."""
+    base = QUICK if args.quick else Options()
+    given: dict[str, Any] = {
+        name: getattr(args, name) for name in TUNABLES if getattr(args, name) is not None
+    }
+    if args.phase_seconds is not None:
+        given["phase_seconds"] = args.phase_seconds
+    assert {f.name for f in fields(Options)} >= set(given)
+    return replace(base, **given)
+
+
 def _info(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
-async def _drive(server: Running, options: Options, names: list[str]) -> list[PhaseSummary]:
+async def _step(name: str, bench: Bench) -> PhaseSummary:
+    try:
+        return await PHASES[name](bench)
+    except PhaseFailed as exc:
+        return PhaseSummary(name, [], [f"failed: {exc}"])
+
+
+async def _drive(
+    server: Running, options: Options, names: list[str], log_dir: Path
+) -> list[PhaseSummary]:
     async with make_client(server.target, options.concurrency) as client:
-        bench = Bench(client, options)
+        bench = Bench(client, server.target, options)
         setup: list[OpResult] = [*server.setup, *await warm_up(bench)]
         summaries = [PhaseSummary("setup", [op.summary() for op in setup])]
         for name in names:
+            if name in server.unsupported:
+                summaries.append(PhaseSummary(name, [], [f"not run: {server.unsupported[name]}"]))
+                continue
             _info(f"phase {name} …")
             started = time.monotonic()
-            try:
-                summary = await PHASES[name](bench)
-            except PhaseFailed as exc:
-                summary = PhaseSummary(name, [], [f"failed: {exc}"])
+            if name == CEILING:
+                found = next((p for p in summaries if p.name == "lookup"), None)
+                found_op = found.op(LOOKUP_USER_NAME) if found else None
+                summary = await ceiling(bench, server, log_dir, found_op)
+            else:
+                summary = await _step(name, bench)
             summary.notes.append(f"phase took {time.monotonic() - started:,.1f} s")
             _info("\n".join([f"phase {name} done:", *phase_table(summary)]))
             summaries.append(summary)
         return summaries
 
 
-def run_engine(
-    engine: str, options: Options, names: list[str], admin_url: str, command: str
+def run_server(
+    name: str,
+    version: str,
+    serve: Serve,
+    admin_url: str,
+    options: Options,
+    names: list[str],
+    command: str,
 ) -> RunRecord:
-    version = (
-        f"PostgreSQL {postgres_version(admin_url)}"
-        if engine == "postgresql"
-        else f"SQLite {sqlite_version()}"
-    )
+    """One server (ours on an engine, or a peer) through every phase."""
     started_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     started = time.monotonic()
     facts = machine(REPO, version)
     with (
         tempfile.TemporaryDirectory(prefix="dwtf-bench-logs-") as logs,
-        running(engine, admin_url, Path(logs)) as server,
+        serve(admin_url, Path(logs)) as server,
     ):
-        _info(f"{engine}: {server.workers} worker(s) on port {server.target.port}")
-        phases = asyncio.run(_drive(server, options, names))
+        _info(f"{name}: {server.workers} worker(s) on port {server.target.port}")
+        phases = asyncio.run(_drive(server, options, names, Path(logs)))
         errors, samples = log_problems(server.log)
     setup = phases[0]
-    setup.notes.append(f"{server.workers} uvicorn worker(s); argon2 at its default cost")
+    setup.notes.append(f"{server.workers} worker(s)")
     setup.notes.append(f"server log: {errors} error line(s)")
     setup.notes.extend(f"server log: `{line[:200]}`" for line in samples)
     facts["load average (1/5/15 min) at end"] = load_average()
     return RunRecord(
-        engine=engine,
+        engine=name,
         users=options.users,
         command=command,
         started_at=started_at,
@@ -146,33 +213,56 @@ def run_engine(
     )
 
 
+def _ours(engine: str) -> Serve:
+    @contextlib.contextmanager
+    def serve(admin_url: str, log_dir: Path) -> Iterator[Running]:
+        with running(engine, admin_url, log_dir) as server:
+            yield server
+
+    return serve
+
+
+def _servers(args: argparse.Namespace) -> list[tuple[str, str, Serve]] | str:
+    """(name, version, serve) of every server to run, or what is wrong with the arguments."""
+    engines = (
+        [] if args.engine == "none" else list(ENGINES) if args.engine == "both" else [args.engine]
+    )
+    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    peers = list(PEERS) if peers == ["all"] else [] if peers == ["none"] else peers
+    if unknown := [p for p in peers if p not in PEERS]:
+        return f"unknown peer(s): {', '.join(unknown)}"
+    if args.report_only:
+        return []
+    pg = f"PostgreSQL {postgres_version(args.pg_url)}"
+    servers: list[tuple[str, str, Serve]] = []
+    for engine in engines:
+        version = pg if engine == "postgresql" else f"SQLite {sqlite_version()}"
+        servers.append((engine, f"{version}; argon2 at its default cost", _ours(engine)))
+    servers += [(peer, f"{pg} server; {description(peer)}", SERVE[peer]) for peer in peers]
+    return servers
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     names = [name.strip() for name in args.phases.split(",") if name.strip()]
-    unknown = [name for name in names if name not in PHASES]
-    if unknown:
+    if unknown := [name for name in names if name not in STEPS]:
         _info(f"unknown phase(s): {', '.join(unknown)}")
         return 2
-    names = [name for name in PHASES if name in names]
-    if min(args.users, args.concurrency, args.lookups, args.group_ops, args.big_group) < 1:
-        _info("--users, --concurrency, --lookups, --group-ops and --big-group must be positive")
+    names = [name for name in STEPS if name in names]
+    options = _options(args)
+    if min(getattr(options, name) for name in TUNABLES) < 1:
+        _info(f"{', '.join('--' + n.replace('_', '-') for n in TUNABLES)} must be positive")
         return 2
-    options = Options(
-        users=args.users,
-        concurrency=args.concurrency,
-        lookups=args.lookups,
-        group_ops=args.group_ops,
-        big_group=args.big_group,
-        phase_seconds=args.phase_seconds,
-    )
-    engines = [] if args.report_only else list(ENGINES) if args.engine == "both" else [args.engine]
     given = sys.argv[1:] if argv is None else list(argv)
     command = shlex.join([".venv/bin/python", "-m", "bench", *given])
     try:
-        if "postgresql" in engines:
-            check_loopback(args.pg_url)
-        for engine in engines:
-            record = run_engine(engine, options, names, args.pg_url, command)
+        check_loopback(args.pg_url)
+        servers = _servers(args)
+        if isinstance(servers, str):
+            _info(servers)
+            return 2
+        for name, version, serve in servers:
+            record = run_server(name, version, serve, args.pg_url, options, names, command)
             path = save_run(record, args.results_dir)
             print(render_run(record), flush=True)
             _info(f"stored {path}")

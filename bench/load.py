@@ -33,33 +33,57 @@ class Target:
     port: int
     slug: str
     token: str
+    #: Where the server serves SCIM (peers use their own prefix).
+    scim_path: str = "/api/scim"
+    #: An admin API key for /graphql (our server only).
+    api_key: str | None = None
+    #: The server's PostgreSQL database, read for server-side counters (our server only).
+    database_url: str | None = None
+    #: Remove a group member Entra's way, `{"op": "remove", "path": "members", "value":
+    #: [{"value": id}]}`, rather than by RFC 7644's `members[value eq "id"]` path: django-scim2
+    #: knows only the former, scim2-server only the latter (ours both).
+    remove_member_by_value: bool = False
 
     @property
     def host(self) -> str:
         return f"{self.slug}.localhost:{self.port}"
 
     @property
+    def base_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
     def scim_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}/api/scim"
+        return f"{self.base_url}{self.scim_path}"
 
 
-def make_client(target: Target, concurrency: int) -> httpx.AsyncClient:
-    """Keep-alive connections, as many as concurrent requests; the tenant's Host header."""
+def make_client(
+    target: Target,
+    concurrency: int,
+    *,
+    base_url: str | None = None,
+    credential: str | None = None,
+    accept: str = SCIM_MEDIA_TYPE,
+) -> httpx.AsyncClient:
+    """Keep-alive connections, as many as concurrent requests; the tenant's Host header.
+    By default the SCIM base URL and the SCIM token."""
     return httpx.AsyncClient(
-        base_url=target.scim_url,
+        base_url=base_url or target.scim_url,
         headers={
             "Host": target.host,
-            "Authorization": f"Bearer {target.token}",
-            "Accept": SCIM_MEDIA_TYPE,
+            "Authorization": f"Bearer {credential or target.token}",
+            "Accept": accept,
         },
         limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
         timeout=httpx.Timeout(REQUEST_TIMEOUT_S),
     )
 
 
-def filter_url(resource: str, attribute: str, value: str, extra: str = "") -> str:
+def filter_url(
+    resource: str, attribute: str, value: str, extra: str = "", *, operator: str = "eq"
+) -> str:
     """`/Users?filter=userName%20eq%20"…"`, percent-encoded the way IdPs send it."""
-    expression = quote(f'{attribute} eq "{value}"', safe="")
+    expression = quote(f'{attribute} {operator} "{value}"', safe="")
     return f"/{resource}?filter={expression}{extra}"
 
 
@@ -70,13 +94,14 @@ async def call(
     url: str,
     *,
     body: dict[str, Any] | None = None,
-    expect: int = 200,
+    expect: int | tuple[int, ...] = 200,
     check: Check | None = None,
+    content_type: str = SCIM_MEDIA_TYPE,
 ) -> httpx.Response | None:
     """One timed request. A response with another status, or one `check` rejects, counts as
     an error (its latency is still recorded); a transport error counts as an error only."""
     content = None if body is None else json.dumps(body).encode()
-    headers = None if body is None else {"Content-Type": SCIM_MEDIA_TYPE}
+    headers = None if body is None else {"Content-Type": content_type}
     started = time.perf_counter()
     try:
         response = await client.request(method, url, content=content, headers=headers)
@@ -84,7 +109,7 @@ async def call(
         op.fail(f"{method} {url[:80]}: {type(exc).__name__}: {exc}")
         return None
     op.ok(time.perf_counter() - started)
-    if response.status_code != expect:
+    if response.status_code not in (expect if isinstance(expect, tuple) else (expect,)):
         op.fail(f"{method} {url[:80]}: HTTP {response.status_code}: {response.text[:200]}")
         return None
     try:
@@ -103,6 +128,10 @@ def expect_total(total: int) -> Check:
         return None if found == total else f"totalResults {found}, expected {total}"
 
     return check
+
+
+#: RFC 7644 §3.5.2: a PATCH answers 200 with the resource or 204 without it; servers differ.
+PATCHED = (200, 204)
 
 
 def expect_id(response: httpx.Response) -> str | None:

@@ -1,8 +1,8 @@
 """What an identity provider sends, phase by phase, and the state the phases share.
 
 Every phase is `async def phase(bench: Bench) -> PhaseSummary`, registered in run order in
-`bench.__main__.PHASES`; the ones to come (update, list, deprovision, graphql) slot in the
-same way. The groups phase lives in `bench.groups`.
+`bench.__main__.PHASES`. The others live in `bench.auth`, `bench.writes` (update,
+deprovision), `bench.listing`, `bench.groups` and `bench.graphql`.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import functools
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from bench.load import Check, call, drive, expect_id, expect_total, filter_url
-from bench.stats import OpResult, PhaseSummary
+from bench.load import Check, Job, Target, call, drive, expect_id, expect_total, filter_url
+from bench.stats import OpResult, OpSummary, PhaseSummary
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -41,8 +41,10 @@ class PhaseFailed(RuntimeError):
 class Options:
     users: int = 10_000
     concurrency: int = 16
-    #: Requests per lookup kind.
+    #: Requests per kind in the lookup, auth and update phases.
     lookups: int = 3_000
+    #: Requests per filter kind (`co`, `sw`) and per page kind (first, deep) in the list phase.
+    list_queries: int = 300
     #: Measured add/remove PATCHes per operation and group.
     group_ops: int = 200
     big_group: int = 50_000
@@ -58,14 +60,17 @@ class SeededUser:
     id: str
     user_name: str
     external_id: str
+    #: What `user_payload` built the user from.
+    index: int
 
 
 @dataclass
 class Bench:
-    """What the phases share: the client, the options, and the users sync created (in index
-    order, so later phases pick the same users on every run)."""
+    """What the phases share: the SCIM client, the server, the options, and the users sync
+    created (in index order, so later phases pick the same users on every run)."""
 
     client: httpx.AsyncClient
+    target: Target
     options: Options
     users: list[SeededUser] = field(default_factory=list)
 
@@ -73,8 +78,74 @@ class Bench:
         # Load generation, not security: a seeded generator makes runs repeatable.
         return random.Random(self.options.seed + salt)  # noqa: S311
 
+    def picks(self, salt: int, count: int | None = None) -> list[SeededUser]:
+        """`count` (default: `--lookups`) seeded users drawn with replacement."""
+        rng = self.rng(salt)
+        return [rng.choice(self.users) for _ in range(count or self.options.lookups)]
+
 
 Phase = Callable[[Bench], Awaitable[PhaseSummary]]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request of a measured kind, as `load.call` takes it."""
+
+    method: str
+    url: str
+    body: dict[str, Any] | None = None
+    expect: int | tuple[int, ...] = 200
+    check: Check | None = None
+
+
+async def measure(
+    bench: Bench, op: OpResult, jobs: Iterable[Job], concurrency: int | None = None
+) -> str | None:
+    """Run `jobs` into `op` at the run's concurrency (or `concurrency`); a note if the time
+    limit stopped them."""
+    options = bench.options
+    progress = await drive(
+        jobs, concurrency=concurrency or options.concurrency, seconds=options.phase_seconds
+    )
+    op.elapsed = progress.elapsed
+    return (
+        f"{op.name}: stopped by the {options.phase_seconds:.0f} s limit"
+        if progress.timed_out
+        else None
+    )
+
+
+async def measure_kinds(
+    bench: Bench,
+    kinds: dict[str, Callable[[SeededUser], Request]],
+    picks: list[SeededUser],
+) -> tuple[list[OpSummary], list[str]]:
+    """Each kind of request over every pick, one kind after the other, concurrently."""
+    ops: list[OpSummary] = []
+    notes: list[str] = []
+    for name, request_of in kinds.items():
+        op = OpResult(name)
+        requests = [request_of(user) for user in picks]
+        jobs = (
+            functools.partial(
+                call, bench.client, op, r.method, r.url, body=r.body, expect=r.expect, check=r.check
+            )
+            for r in requests
+        )
+        if note := await measure(bench, op, jobs):
+            notes.append(note)
+        ops.append(op.summary())
+    return ops, notes
+
+
+def one_at_a_time(op: OpResult) -> OpResult:
+    """For requests sent one at a time: throughput is 1 / mean latency."""
+    op.elapsed = sum(op.latencies)
+    return op
+
+
+def no_seeded_users(name: str) -> PhaseSummary:
+    return PhaseSummary(name, [], ["skipped: no seeded users (run sync first)"])
 
 
 def user_payload(index: int, prefix: str = "user") -> dict[str, Any]:
@@ -139,7 +210,7 @@ async def sync(bench: Bench) -> PhaseSummary:
         if response is None:
             return
         pair.ok(time.perf_counter() - started)
-        slots[index] = SeededUser(created_id(response), body["userName"], body["externalId"])
+        slots[index] = SeededUser(created_id(response), body["userName"], body["externalId"], index)
 
     progress = await drive(
         (functools.partial(one, i) for i in range(options.users)),
@@ -168,35 +239,18 @@ def expect_user(user_id: str) -> Check:
 
 async def lookup(bench: Bench) -> PhaseSummary:
     """How IdPs find a user before updating it: by userName, by externalId, by id."""
-    options = bench.options
     if not bench.users:
-        return PhaseSummary("lookup", [], ["skipped: no seeded users (run sync first)"])
-    rng = bench.rng(1)
-    picks = [rng.choice(bench.users) for _ in range(options.lookups)]
-    kinds: list[tuple[str, Callable[[SeededUser], str], Callable[[SeededUser], Check | None]]] = [
-        (
-            LOOKUP_USER_NAME,
-            lambda u: filter_url("Users", "userName", u.user_name),
-            lambda u: expect_user(u.id),
+        return no_seeded_users("lookup")
+    picks = bench.picks(1)
+    kinds: dict[str, Callable[[SeededUser], Request]] = {
+        LOOKUP_USER_NAME: lambda u: Request(
+            "GET", filter_url("Users", "userName", u.user_name), check=expect_user(u.id)
         ),
-        (
-            LOOKUP_EXTERNAL_ID,
-            lambda u: filter_url("Users", "externalId", u.external_id),
-            lambda u: expect_user(u.id),
+        LOOKUP_EXTERNAL_ID: lambda u: Request(
+            "GET", filter_url("Users", "externalId", u.external_id), check=expect_user(u.id)
         ),
-        (LOOKUP_ID, lambda u: f"/Users/{u.id}", lambda u: None),
-    ]
-    ops = []
-    notes = [f"{len(picks):,} requests per kind (random seeded users) at {options.concurrency}"]
-    for name, url_of, check_of in kinds:
-        op = OpResult(name)
-        jobs = (
-            functools.partial(call, bench.client, op, "GET", url_of(u), check=check_of(u))
-            for u in picks
-        )
-        progress = await drive(jobs, concurrency=options.concurrency, seconds=options.phase_seconds)
-        op.elapsed = progress.elapsed
-        if progress.timed_out:
-            notes.append(f"{name}: stopped by the {options.phase_seconds:.0f} s limit")
-        ops.append(op.summary())
-    return PhaseSummary("lookup", ops, notes)
+        LOOKUP_ID: lambda u: Request("GET", f"/Users/{u.id}"),
+    }
+    ops, notes = await measure_kinds(bench, kinds, picks)
+    head = f"{len(picks):,} requests per kind (random seeded users) at {bench.options.concurrency}"
+    return PhaseSummary("lookup", ops, [head, *notes])

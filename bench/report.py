@@ -11,7 +11,15 @@ import sys
 from pathlib import Path
 
 from bench.stats import OpSummary, PhaseSummary, RunRecord
-from bench.summary import ENGINE_TITLES, cell, missing_runs, run_title, summary_table
+from bench.summary import (
+    ENGINE_TITLES,
+    cell,
+    checks_table,
+    missing_runs,
+    peer_table,
+    run_title,
+    summary_table,
+)
 
 #: Hand-written observations kept across runs, rendered after the summary.
 NOTES_FILE = "notes.md"
@@ -84,6 +92,11 @@ def machine(repo: Path, database_version: str) -> dict[str, str]:
     }
 
 
+def figure(name: str, value: float) -> str:
+    """Ratios ("a/b", "a / b") read as 1.23x; counts per request as plain numbers."""
+    return f"{value:.2f}x" if "/" in name else f"{value:g}"
+
+
 def _row(op: OpSummary) -> str:
     values = (
         op.name,
@@ -108,7 +121,7 @@ def phase_table(phase: PhaseSummary) -> list[str]:
     ]
     lines += [_row(op) for op in phase.ops]
     lines += [""] + [f"- {note}" for note in phase.notes]
-    lines += [f"- **{name}: {value:.2f}x**" for name, value in phase.figures.items()]
+    lines += [f"- **{name}: {figure(name, value)}**" for name, value in phase.figures.items()]
     for op in phase.ops:
         lines += [f"- error in {op.name}: `{sample}`" for sample in op.error_samples]
     return lines
@@ -163,6 +176,8 @@ def render_results(runs: list[RunRecord], notes: str = "") -> str:
     """The whole file; `notes` (hand-written `results/notes.md`) follows the summary."""
     lines = [HEADER, "## Summary", "", *summary_table(runs), ""]
     lines += missing_runs(runs)
+    lines += ["", "## Issue 6 ratios, per run of our server", "", *checks_table(runs), ""]
+    lines += ["## Ours vs the peers", "", *peer_table(runs)]
     if notes.strip():
         lines += ["", notes.strip()]
     return "\n".join(lines) + "\n" + "".join("\n" + render_run(run) for run in runs)

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,6 +33,8 @@ ENGINES = ("postgresql", "sqlite")
 #: Workers per engine: several need PostgreSQL (SQLite serialises writers in one process).
 WORKERS = {"postgresql": 2, "sqlite": 1}
 SLUG = "bench"
+#: The tenant admin whose API key the graphql phase uses (a user of the tenant, too).
+ADMIN = "admin@bench.example.com"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 CLI_TIMEOUT_S = 60.0
@@ -50,6 +52,8 @@ class Running:
     log: Path
     #: Timings of the setup itself (server start, CLI commands), one sample each.
     setup: list[OpResult]
+    #: Phases this server cannot run, and why (peers: no GraphQL, no database of ours).
+    unsupported: dict[str, str] = field(default_factory=dict)
 
 
 def free_port() -> int:
@@ -104,40 +108,54 @@ def database(engine: str, admin_url: str) -> Iterator[str]:
             yield f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
 
 
-def _environment(database_url: str) -> dict[str, str]:
+def environment(database_url: str | None = None) -> dict[str, str]:
+    """The caller's environment minus `DEFINEWTF_*`, plus `DATABASE_URL` if given."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEFINEWTF_")}
-    env.update(DATABASE_URL=database_url, PYTHONUNBUFFERED="1")
+    env["PYTHONUNBUFFERED"] = "1"
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
     return env
 
 
-def _cli(env: dict[str, str], *args: str) -> tuple[str, float]:
-    """Run `definewtf ARGS`; its stdout and how long it took."""
+def run_command(
+    command: list[str],
+    env: dict[str, str],
+    cwd: Path | None = None,
+    timeout: float = CLI_TIMEOUT_S,
+) -> tuple[str, float]:
+    """Run a setup command; its stdout and how long it took."""
     started = time.perf_counter()
-    result = subprocess.run(  # noqa: S603 -- our own CLI, fixed arguments
-        [str(DEFINEWTF), *args],
+    result = subprocess.run(  # noqa: S603 -- commands the benchmark builds itself
+        command,
         env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=CLI_TIMEOUT_S,
+        timeout=timeout,
         check=False,
     )
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
-        raise ServerError(f"definewtf {' '.join(args)} failed: {result.stderr.strip()}")
+        shown = " ".join(Path(command[0]).name if i == 0 else a for i, a in enumerate(command))
+        raise ServerError(f"{shown} failed: {result.stderr.strip()[-2000:]}")
     return result.stdout.strip(), elapsed
 
 
-def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+def _cli(env: dict[str, str], *args: str) -> tuple[str, float]:
+    """Run `definewtf ARGS`; its stdout and how long it took."""
+    return run_command([str(DEFINEWTF), *args], env)
+
+
+def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
-    url = f"http://{LOOPBACK}:{port}/readyz"
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ServerError(f"server exited with {process.returncode}:\n{tail(log)}")
+            raise ServerError(f"{url}: server exited with {process.returncode}:\n{tail(log)}")
         with contextlib.suppress(httpx.TransportError):
             if httpx.get(url, timeout=2).status_code == 200:
                 return
         time.sleep(0.1)
-    raise ServerError(f"server not ready after {START_TIMEOUT_S:.0f} s:\n{tail(log)}")
+    raise ServerError(f"{url}: not ready after {START_TIMEOUT_S:.0f} s:\n{tail(log)}")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -150,6 +168,29 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+@contextlib.contextmanager
+def serving(
+    command: list[str], env: dict[str, str], log: Path, ready_url: str, cwd: Path | None = None
+) -> Iterator[float]:
+    """`command` in a process group of its own, its output in `log`; yields the seconds it
+    took until `ready_url` answered 200, and stops the whole group afterwards."""
+    started = time.perf_counter()
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 -- commands the benchmark builds itself
+            command,
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_ready(process, ready_url, log)
+        yield time.perf_counter() - started
+    finally:
+        _stop(process)
 
 
 def tail(log: Path, lines: int = 30) -> str:
@@ -175,39 +216,38 @@ def log_problems(log: Path, limit: int = 5) -> tuple[int, list[str]]:
 
 @contextlib.contextmanager
 def running(engine: str, admin_url: str, log_dir: Path) -> Iterator[Running]:
-    """A fresh database, `definewtf serve` on it, tenant `bench` and its SCIM token."""
+    """A fresh database, `definewtf serve` on it, tenant `bench`, its SCIM token and an
+    admin's API key (for /graphql)."""
     workers = WORKERS[engine]
     with database(engine, admin_url) as database_url:
-        env = _environment(database_url)
+        env = environment(database_url)
         port = free_port()
         log = log_dir / f"server-{engine}.log"
-        started = time.perf_counter()
         command = [str(DEFINEWTF), "serve", "--host", LOOPBACK, "--port", str(port)]
-        with log.open("wb") as out:
-            process = subprocess.Popen(  # noqa: S603 -- our own CLI, fixed arguments
-                [*command, "--workers", str(workers)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            _wait_ready(process, port, log)
+        ready_url = f"http://{LOOPBACK}:{port}/readyz"
+        with serving([*command, "--workers", str(workers)], env, log, ready_url) as ready_s:
             ready = OpResult.single(
-                f"definewtf serve --workers {workers}: ready (migrations included)",
-                time.perf_counter() - started,
+                f"definewtf serve --workers {workers}: ready (migrations included)", ready_s
             )
             _, tenant_s = _cli(env, "tenant", "create", SLUG)
             token, token_s = _cli(env, "token", "generate", SLUG)
-            if len(token.split()) != 1:
-                raise ServerError("definewtf token generate did not print one token")
-            tenant_op = OpResult.single(f"definewtf tenant create {SLUG}", tenant_s)
-            token_op = OpResult.single(f"definewtf token generate {SLUG} (argon2 hash)", token_s)
+            api_key, key_s = _cli(env, "admin", "create", ADMIN, "--tenant", SLUG)
+            if len(token.split()) != 1 or len(api_key.split()) != 1:
+                raise ServerError("definewtf did not print one token / one API key")
             yield Running(
-                Target(port=port, slug=SLUG, token=token),
+                Target(
+                    port=port,
+                    slug=SLUG,
+                    token=token,
+                    api_key=api_key,
+                    database_url=database_url if engine == "postgresql" else None,
+                ),
                 workers,
                 log,
-                [ready, tenant_op, token_op],
+                [
+                    ready,
+                    OpResult.single(f"definewtf tenant create {SLUG}", tenant_s),
+                    OpResult.single(f"definewtf token generate {SLUG} (argon2 hash)", token_s),
+                    OpResult.single(f"definewtf admin create … --tenant {SLUG} (API key)", key_s),
+                ],
             )
-        finally:
-            _stop(process)

@@ -1,13 +1,24 @@
 """The cross-run summary at the top of RESULTS.md: the key number of every phase per run,
-and which runs are missing for the 10 vs 50,000 member comparison."""
+which runs are missing for the 10 vs 50,000 member comparison, ours against the peers, and
+the ratios issue 6 sets."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from bench.graphql import FIRST_PAGE as GRAPHQL_FIRST
 from bench.groups import SMALL_GROUP, measured
+from bench.listing import CONTAINS, FIRST_PAGE, WALK
 from bench.phases import LOOKUP_EXTERNAL_ID, LOOKUP_ID, LOOKUP_USER_NAME, SYNC_PAIR, Options
 from bench.stats import OpSummary, PhaseSummary, RunRecord
+from bench.writes import DEPROVISION, UPDATE_PATCH, UPDATE_PUT
 
-ENGINE_TITLES = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}
+ENGINE_TITLES = {
+    "postgresql": "PostgreSQL",
+    "sqlite": "SQLite",
+    "scim2-server": "peer scim2-server",
+    "django-scim2": "peer django-scim2",
+}
 
 
 def cell(value: object) -> str:
@@ -81,6 +92,8 @@ def missing_runs(runs: list[RunRecord]) -> list[str]:
     target = Options().big_group
     lines = []
     for engine, title in ENGINE_TITLES.items():
+        if engine not in OURS:
+            continue
         mine = [run for run in runs if run.engine == engine]
         if any(run.users >= target for run in mine):
             continue
@@ -97,4 +110,112 @@ def missing_runs(runs: list[RunRecord]) -> list[str]:
                 f" about {minutes:,.0f} min."
             )
         lines.append(line)
+    return lines
+
+
+#: The one number per phase the peers are compared on (ops/s, higher is better), and the
+#: lead issue 6 asks for over the best peer.
+@dataclass(frozen=True)
+class Key:
+    phase: str
+    op: str
+    lead: float
+
+
+def _big_add(phase: PhaseSummary | None) -> OpSummary | None:
+    ops = measured(phase) if phase else {}
+    adds = sorted(size for kind, size in ops if kind == "add" and size != SMALL_GROUP)
+    return ops.get(("add", adds[-1])) if adds else None
+
+
+KEYS = (
+    Key("sync", SYNC_PAIR, 2),
+    Key("lookup", LOOKUP_USER_NAME, 2),
+    Key("update", UPDATE_PATCH, 2),
+    Key("update", UPDATE_PUT, 2),
+    Key("list", WALK, 10),
+    Key("list", CONTAINS, 10),
+    Key("groups", "PATCH add 1 member, big group", 10),
+    Key("deprovision", DEPROVISION, 2),
+)
+OURS = ("postgresql", "sqlite")
+
+
+def _key_op(run: RunRecord, key: Key) -> OpSummary | None:
+    phase = _phase(run, key.phase)
+    return _big_add(phase) if key.phase == "groups" else _op(phase, key.op)
+
+
+def _rate(op: OpSummary | None) -> float | None:
+    return op.ops_per_s if op and not op.errors else None
+
+
+def peer_table(runs: list[RunRecord]) -> list[str]:
+    """Per user count: our ops/s, the best peer's, and the ratio, per key operation."""
+    lines: list[str] = []
+    for users in sorted({run.users for run in runs}):
+        same = {run.engine: run for run in runs if run.users == users}
+        peers = [run for engine, run in same.items() if engine not in OURS]
+        ours = [same[engine] for engine in OURS if engine in same]
+        if not peers or not ours:
+            continue
+        titles = " | ".join(f"{ENGINE_TITLES.get(r.engine, r.engine)} ops/s" for r in ours)
+        peer_titles = " | ".join(f"{r.engine} ops/s" for r in peers)
+        lines += [
+            f"### {users:,} users: ours vs the peers (ops/s; ratio to the best peer)",
+            "",
+            f"| operation | {titles} | {peer_titles} | ratio | issue 6 asks |",
+            "|---|" + "---:|" * (len(ours) + len(peers) + 2),
+        ]
+        for key in KEYS:
+            peer_rates = [_rate(_key_op(run, key)) for run in peers]
+            best = max((rate for rate in peer_rates if rate), default=None)
+            our_rates = [_rate(_key_op(run, key)) for run in ours]
+            ratios = [f"{rate / best:.2f}x" if rate and best else "-" for rate in our_rates]
+            cells = [key.op, *map(cell, our_rates), *map(cell, peer_rates)]
+            cells += [" / ".join(ratios), f">= {key.lead:g}x"]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += [
+            "",
+            "ops/s of an operation with errors are left out (`-`); groups: adding one member to"
+            " the big group, one request at a time. Ratio: ours (PostgreSQL / SQLite) over the"
+            " best peer.",
+            "",
+        ]
+    return lines
+
+
+def _figure(run: RunRecord, phase: str, prefix: str) -> str:
+    found = _phase(run, phase)
+    values = [v for k, v in (found.figures.items() if found else []) if k.startswith(prefix)]
+    return f"{values[0]:g}" if values else "-"
+
+
+def _p50_ratio(a: OpSummary | None, b: OpSummary | None) -> str:
+    return f"{a.p50_ms / b.p50_ms:.2f}x" if a and b and a.p50_ms and b.p50_ms else "-"
+
+
+def checks_table(runs: list[RunRecord]) -> list[str]:
+    """Issue 6's ratios that one run of our server gives."""
+    lines = [
+        "| run | lookup / one-query ceiling (>= 0.5) | SCIM auth / healthz (>= 0.9) "
+        "| credential writes per request (0) | SCIM deep / first page p50 (<= 2) "
+        "| GraphQL page / SCIM page p50 (<= 3) | GraphQL transactions per page |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        if run.engine not in OURS:
+            continue
+        listing = _phase(run, "list")
+        graphql_page = _op(_phase(run, "graphql"), GRAPHQL_FIRST)
+        cells = [
+            run_title(run),
+            _figure(run, "ceiling", f"{LOOKUP_USER_NAME} / one-query"),
+            _figure(run, "auth", "authenticated / healthz"),
+            _figure(run, "auth", "credential rows"),
+            _figure(run, "list", "deep/first"),
+            _p50_ratio(graphql_page, _op(listing, FIRST_PAGE)),
+            _figure(run, "graphql", "PostgreSQL transactions"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
