@@ -50,7 +50,7 @@ from definewtf.registry import (
     AttributeSpec,
 )
 from definewtf.sql import SortKey, column_expression, escape_like, is_not_true, like, like_exact
-from definewtf.text import fold
+from definewtf.text import fold, is_storable
 from scim_facade.requests import ListQuery
 
 #: Documented limits: characters, nesting of ( and [, and comparisons (every attribute test,
@@ -140,6 +140,8 @@ def _text_operand(spec: AttributeSpec, value: Any) -> str:
         raise InvalidFilterException(detail=f"{spec.key!r} compares with a string")
     if len(value) > MAX_INDEXED_LENGTH:
         raise InvalidFilterException(detail=f"filter values are at most {MAX_INDEXED_LENGTH} long")
+    if not is_storable(value):  # the parser decodes `\u0000` and `\ud800` escapes
+        raise InvalidFilterException(detail="filter values must not contain NUL or lone surrogates")
     return value if spec.case_exact else fold(value)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from scim2_models import (
 )
 
 from definewtf.errors import NotFound
+from definewtf.text import is_storable
 
 #: What we tolerate from IdPs (DESIGN.md §5): attributes we do not model are kept, Entra's
 #: remove-with-value and add-to-unmatched-filter are honoured.
@@ -53,6 +55,13 @@ JSON_MEDIA_TYPES = frozenset({"application/scim+json", "application/json"})
 #: Advertised in ServiceProviderConfig as filter.maxResults.
 MAX_COUNT = 1000
 DEFAULT_COUNT = 100
+#: A startIndex past every result answers an empty page (RFC 7644 §3.4.2.4); larger ones are
+#: lowered to this, which both engines take as an OFFSET (a 64-bit integer).
+MAX_START_INDEX = 2**62
+#: Objects and arrays nested deeper than this are refused. SCIM resources nest four (resource,
+#: extension, complex attribute, its list); deeper JSON is no SCIM and would only exhaust
+#: recursion in validation and storage.
+MAX_JSON_DEPTH = 32
 
 R = TypeVar("R", bound=Resource[Any])
 
@@ -65,12 +74,46 @@ async def read_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
         )
     raw = await request.body()
     try:
-        payload = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        payload = json.loads(raw, parse_constant=_not_a_number, parse_float=_finite)
+    except RecursionError as exc:
+        raise InvalidSyntaxException(detail="the body nests too deeply") from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, over-long integers
         raise InvalidSyntaxException(detail=f"the body is not valid JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise InvalidSyntaxException(detail="the body must be a JSON object")
+    _check_storable(payload)
     return payload
+
+
+def _not_a_number(constant: str) -> Any:
+    """Python's json accepts NaN and Infinity; RFC 8259 §6 and the databases do not."""
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400
+        raise ValueError(f"{text[:20]} is out of range")
+    return number
+
+
+def _check_storable(payload: Any) -> None:
+    """Refuse what no engine stores (NUL, lone surrogates, see `is_storable`) and nesting
+    deeper than any SCIM resource, in keys and values alike. Iterative, so the walk cannot
+    exhaust the recursion limit itself."""
+    pending: list[tuple[Any, int]] = [(payload, 1)]  # (value, depth of its container)
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, (dict, list)) and depth > MAX_JSON_DEPTH:
+            raise InvalidSyntaxException(detail=f"the body nests deeper than {MAX_JSON_DEPTH}")
+        if isinstance(value, str):
+            if not is_storable(value):
+                raise InvalidValueException(detail="text must not contain NUL or lone surrogates")
+        elif isinstance(value, dict):
+            pending.extend((key, depth) for key in value)
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
 
 
 def wrap_single_values(payload: dict[str, Any], multi_valued: frozenset[str]) -> dict[str, Any]:
@@ -163,7 +206,9 @@ def list_query(params: dict[str, Any]) -> ListQuery:
         filter=filter_ or None,
         sort_by=sort_by or None,
         descending=order == "descending",
-        start_index=max(1, _int_of(params.get("startIndex"), "startIndex", 1)),
+        start_index=min(
+            MAX_START_INDEX, max(1, _int_of(params.get("startIndex"), "startIndex", 1))
+        ),
         count=min(MAX_COUNT, max(0, _int_of(params.get("count"), "count", DEFAULT_COUNT))),
         projection=projection,
     )
@@ -187,7 +232,8 @@ def if_match_version(request: Request[Any, Any, Any], header: str = "if-match") 
     if raw is None or raw.strip() == "*":
         return None
     tag = raw.strip().removeprefix("W/").strip('"')
-    return int(tag) if tag.isdigit() and len(tag) < 12 else -1
+    # isascii: str.isdigit() also holds for "²" (int() refuses it) and Arabic-Indic digits.
+    return int(tag) if tag.isascii() and tag.isdigit() and len(tag) < 12 else -1
 
 
 def resource_id(raw: str, resource: str) -> uuid.UUID:

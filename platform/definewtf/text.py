@@ -21,3 +21,16 @@ def fold(value: str) -> str:
 def is_dns_label(value: str) -> bool:
     """RFC 1123 label: 1-63 of a-z 0-9 and '-', not starting or ending with '-'."""
     return bool(_DNS_LABEL.fullmatch(value))
+
+
+def is_storable(value: str) -> bool:
+    """Whether both engines can store and compare the string: no NUL (PostgreSQL's text and
+    jsonb refuse U+0000) and no lone surrogate (`"\\ud800"` is valid JSON but no UTF-8, so
+    no driver can send it). Input that fails this is refused, never passed to the database."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -29,7 +29,9 @@ MAX_PAYLOAD_BYTES = MAX_BODY_BYTES
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _REFERENCE = re.compile(r"bulkId:([A-Za-z0-9._~-]+)")
-_RESOURCE_PATH = re.compile(r"^/(Users|Groups)(/[^/?#]+)?$")
+#: An id segment never holds a control character or a space: an HTTP client refuses to send
+#: one (httpx raises), so such a path is the operation's own 400, not the whole Bulk's 500.
+_RESOURCE_PATH = re.compile(r"^/(Users|Groups)(/[^/?#\x00-\x20\x7f]+)?$")
 
 
 class _Unresolved(Exception):
@@ -116,9 +118,11 @@ async def _run(
         return result | {"status": "409", "response": _error(409, detail, "invalidValue")}
     if (problem := _path_error(method, path)) is not None:
         return result | {"status": "400", "response": _error(400, problem, "invalidPath")}
-    request_headers = dict(headers)
+    # As bytes: httpx refuses a str header that is not ASCII; the app reads header bytes as
+    # any server hands them over (latin-1), so a junk version simply matches nothing (412).
+    request_headers = {name.encode(): value.encode("latin-1") for name, value in headers.items()}
     if operation.get("version"):
-        request_headers["If-Match"] = str(operation["version"])
+        request_headers[b"if-match"] = str(operation["version"]).encode()
     response = await app.request(
         method,
         SCIM_PATH + path,
