@@ -17,7 +17,7 @@ from strawberry.types import Info
 from definewtf import request_context
 from definewtf.errors import Invalid, RateLimited, Unauthenticated
 from definewtf.principals import Actor
-from definewtf.services import api_keys, tenants
+from definewtf.services import api_keys
 from definewtf.services.tenants import TenantRecord
 from definewtf.web import Runtime, bearer_credential, scope_of_host
 from graphql_api.loaders import Loaders, make_loaders
@@ -64,7 +64,7 @@ async def provide_context(request: Request[Any, Any, Any]) -> GraphQLContext:
         raise NotFoundException("unknown host")
     tenant = None
     if scope.slug is not None:
-        tenant = await tenants.find_tenant_by_slug(scope.slug)
+        tenant = await runtime.tenants.find(scope.slug)
         if tenant is None:
             raise NotFoundException("unknown tenant")
         request_context.note_tenant(tenant.id, tenant.slug)

@@ -297,7 +297,8 @@ class Query:
     async def tenant(self, info: Info[Any, Any]) -> Tenant:
         context = ctx(info)
         context.require_actor()
-        tenant = context.require_tenant()
+        # Read afresh: the request context's tenant may be a few seconds old (TenantCache).
+        tenant = await tenants.get_tenant(tenant_id=context.require_tenant().id)
         return Tenant.of(tenant, context.scim_endpoint(tenant.slug))
 
     @strawberry.field(description="Users of this tenant, oldest first.")

@@ -11,7 +11,7 @@ from definewtf import request_context
 from definewtf.errors import NotFound, Unauthenticated
 from definewtf.principals import Actor
 from definewtf.security import Security
-from definewtf.services import tenants, tokens
+from definewtf.services import tokens
 from definewtf.services.tenants import TenantRecord
 from definewtf.web import Runtime, bearer_credential, scope_of_host
 
@@ -34,11 +34,7 @@ async def provide_scim_context(request: Request[Any, Any, Any]) -> ScimContext:
     """Resolve the tenant (unknown host → 404) then the Bearer token (→ 401)."""
     runtime: Runtime = request.app.state.runtime
     scope = scope_of_host(request.headers.get("host"), runtime.settings.base_domain)
-    tenant = (
-        None
-        if scope is None or scope.slug is None
-        else await tenants.find_tenant_by_slug(scope.slug)
-    )
+    tenant = None if scope is None or scope.slug is None else await runtime.tenants.find(scope.slug)
     if tenant is None:
         raise NotFound("Tenant")
     request_context.note_tenant(tenant.id, tenant.slug)

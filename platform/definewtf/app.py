@@ -20,6 +20,7 @@ from definewtf.db import Database, is_unavailable
 from definewtf.observability import Metrics, configure_logging, observe
 from definewtf.security import Security
 from definewtf.services.scim_activity import ActivityLog
+from definewtf.services.tenants import TenantCache
 from definewtf.settings import Settings
 from definewtf.web import Runtime, bearer_credential
 from graphql_api import create_graphql_controller
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         security=Security(settings),
         metrics=Metrics(),
         activity=ActivityLog(),
+        tenants=TenantCache(),
     )
 
     @asynccontextmanager

@@ -26,13 +26,15 @@ class Argon2Cost:
 @dataclass(frozen=True, slots=True)
 class RateLimits:
     """Per process (N workers allow N times as much). An initial sync of a 100,000-user
-    company by Entra ID or Okta runs at tens of requests per second; these are for runaway
-    scripts and floods. 0 turns a limit off."""
+    company by Entra ID or Okta runs at tens of requests per second. The defaults stop runaway
+    scripts and floods, and sit above what a worker serves one client today (a few hundred
+    SCIM lookups per second on 2 cores), so that no sync is ever throttled; lower them to
+    reserve capacity for other tenants. 0 turns a limit off."""
 
     #: Requests per second per tenant, and per credential (SCIM token, API key, session);
     #: bursts of twice as many are let through.
-    tenant_per_second: float = 500.0
-    credential_per_second: float = 250.0
+    tenant_per_second: float = 2000.0
+    credential_per_second: float = 1000.0
     #: Wrong secrets tried with one token prefix: 10 at once, then one every 6 seconds.
     failed_secret_burst: float = 10.0
     failed_secret_per_second: float = 1 / 6

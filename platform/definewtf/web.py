@@ -13,6 +13,7 @@ from definewtf.db import Database
 from definewtf.observability import Metrics
 from definewtf.security import Security
 from definewtf.services.scim_activity import ActivityLog
+from definewtf.services.tenants import TenantCache
 from definewtf.settings import Settings
 from definewtf.text import is_dns_label
 
@@ -66,3 +67,4 @@ class Runtime:
     security: Security
     metrics: Metrics
     activity: ActivityLog
+    tenants: TenantCache

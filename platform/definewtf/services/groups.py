@@ -314,13 +314,18 @@ async def groups_of(
     result: dict[UUID, list[tuple[UUID, str]]] = {user_id: [] for user_id in user_ids}
     if not user_ids:
         return result
-    rows = await (
-        GroupMember.select(GroupMember.user, GroupMember.group, GroupMember.group.display_name)
-        .where((GroupMember.tenant == tenant_id) & GroupMember.user.is_in(list(user_ids)))
-        .order_by(GroupMember.group.display_name)
+    # Raw SQL: rendered with every user a SCIM response returns, and Piccolo's join building
+    # was a fifth of a lookup's CPU (py-spy, bench/RESULTS.md).
+    placeholders = ", ".join("{}" for _ in user_ids)  # bound parameters, never values
+    sql = (
+        'SELECT m."user" AS member, g.id AS group_id, g.display_name AS display_name '  # noqa: S608
+        'FROM group_member m JOIN app_group g ON g.id = m."group" '
+        f'WHERE m.tenant = {{}} AND m."user" IN ({placeholders}) '
+        "ORDER BY g.display_name, g.id"
     )
+    rows = await GroupMember.raw(sql, tenant_id, *user_ids)
     for row in rows:
-        result[UUID(str(row["user"]))].append((UUID(str(row["group"])), row["group.display_name"]))
+        result[UUID(str(row["member"]))].append((UUID(str(row["group_id"])), row["display_name"]))
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -140,6 +141,32 @@ async def find_tenant_by_slug(slug: str) -> TenantRecord | None:
         .first()
     )
     return None if row is None else _record(row)
+
+
+class TenantCache:
+    """Host routing reads a tenant for every request; tenants are created once and renamed
+    rarely, so each process remembers the ones it found for `ttl_seconds` (a rename shows in
+    other processes' request context after at most that; whatever displays the tenant reads
+    it with `get_tenant`). Unknown slugs are not remembered: a tenant created a moment ago is
+    served at once."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, ttl_seconds: float = 10.0) -> None:
+        self._ttl = ttl_seconds
+        self._entries: dict[str, tuple[float, TenantRecord]] = {}
+
+    async def find(self, slug: str) -> TenantRecord | None:
+        now = time.monotonic()
+        cached = self._entries.get(slug)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        tenant = await find_tenant_by_slug(slug)
+        if tenant is not None:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[slug] = (now + self._ttl, tenant)
+        return tenant
 
 
 async def get_tenant(*, tenant_id: UUID) -> TenantRecord:
