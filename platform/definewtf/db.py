@@ -226,14 +226,15 @@ def unique_violation_as(conflict: Conflict) -> Iterator[None]:
 
 
 #: What a database that is down, restarting or unreachable raises: connection refused or
-#: reset (OSError), a connection that died (asyncpg's connection errors, "connection is
-#: closed" InterfaceErrors), the server shutting down or starting up (operator intervention:
-#: AdminShutdown, CannotConnectNow), no free connection in time (TimeoutError).
+#: reset (OSError), a connection that died (asyncpg's connection errors, and the
+#: InterfaceError "connection is closed"; other InterfaceErrors are our own mistakes, such as
+#: too many parameters, and must not tell a client to retry), the server shutting down or
+#: starting up (operator intervention: AdminShutdown, CannotConnectNow), no free connection in
+#: time (TimeoutError).
 _UNAVAILABLE = (
     OSError,
     TimeoutError,
     asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.TooManyConnectionsError,
 )
@@ -244,6 +245,8 @@ def is_unavailable(exc: BaseException) -> bool:
     retry later (503), not report a bug (500)."""
     while exc is not None:
         if isinstance(exc, (Unavailable, *_UNAVAILABLE)):
+            return True
+        if isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc):
             return True
         if isinstance(exc, sqlite3.OperationalError) and (
             "locked" in str(exc) or "unable to open" in str(exc)

@@ -9,10 +9,10 @@ bumped by an atomic `version = version + 1`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from piccolo.custom_types import Combinable
@@ -119,6 +119,19 @@ def _columns_of(data: GroupData) -> dict[Any, Any]:
     }
 
 
+#: Bound parameters per statement stay far below both engines' limits (PostgreSQL's wire
+#: protocol: 32,767; SQLite: 32,766): a group of 50,000 is written in several statements.
+_IDS_PER_STATEMENT = 5000
+_ROWS_PER_INSERT = 2000  # a group_member row binds 6 parameters
+
+T = TypeVar("T")
+
+
+def _chunks(items: list[T], size: int = _IDS_PER_STATEMENT) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 def _conflict(name: str) -> Conflict:
     return Conflict("Group", "displayName", f"a group named {name!r} already exists")
 
@@ -128,10 +141,12 @@ async def _check_users(tenant_id: UUID, user_ids: Iterable[UUID]) -> None:
     wanted = set(user_ids)
     if not wanted:
         return
-    rows = await User.select(User.id).where(
-        (User.tenant == tenant_id) & User.deleted_at.is_null() & User.id.is_in(list(wanted))
-    )
-    found = {UUID(str(row["id"])) for row in rows}
+    found: set[UUID] = set()
+    for chunk in _chunks(list(wanted)):
+        rows = await User.select(User.id).where(
+            (User.tenant == tenant_id) & User.deleted_at.is_null() & User.id.is_in(chunk)
+        )
+        found |= {UUID(str(row["id"])) for row in rows}
     missing = wanted - found
     if missing:
         raise Invalid(
@@ -154,11 +169,19 @@ async def _apply(
         if op.kind == "replace":
             # Only the rows that leave are touched; members that stay are not rewritten.
             if ids:
-                await GroupMember.delete().where(mine & GroupMember.user.not_in(ids))
+                current = await GroupMember.select(GroupMember.user).where(mine)
+                leaving = [
+                    user_id
+                    for user_id in (UUID(str(row["user"])) for row in current)
+                    if user_id not in op.user_ids
+                ]
+                for chunk in _chunks(leaving):
+                    await GroupMember.delete().where(mine & GroupMember.user.is_in(chunk))
             else:
                 await GroupMember.delete().where(mine)
         if op.kind == "remove" and ids:
-            await GroupMember.delete().where(mine & GroupMember.user.is_in(ids))
+            for chunk in _chunks(ids):
+                await GroupMember.delete().where(mine & GroupMember.user.is_in(chunk))
             removed |= op.user_ids
         if op.kind in ("add", "replace") and ids:
             rows = [
@@ -174,10 +197,10 @@ async def _apply(
             # Insert-if-absent; a display the client sends again replaces the stored one.
             with_display = [row for row in rows if row.display is not None]
             plain = [row for row in rows if row.display is None]
-            if plain:
-                await GroupMember.insert(*plain).on_conflict(action="DO NOTHING")
-            if with_display:
-                await GroupMember.insert(*with_display).on_conflict(
+            for batch in _chunks(plain, _ROWS_PER_INSERT):
+                await GroupMember.insert(*batch).on_conflict(action="DO NOTHING")
+            for batch in _chunks(with_display, _ROWS_PER_INSERT):
+                await GroupMember.insert(*batch).on_conflict(
                     target=(GroupMember.tenant, GroupMember.group, GroupMember.user),
                     action="DO UPDATE",
                     values=[GroupMember.display],
