@@ -127,6 +127,11 @@ _ROWS_PER_INSERT = 2000  # a group_member row binds 6 parameters
 T = TypeVar("T")
 
 
+def as_uuid(value: object) -> UUID:
+    """asyncpg already gives UUIDs (a subclass); SQLite gives text."""
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
 def _chunks(items: list[T], size: int = _IDS_PER_STATEMENT) -> Iterator[list[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -273,21 +278,18 @@ async def members_of(*, tenant_id: UUID, group_ids: Sequence[UUID]) -> dict[UUID
     result: dict[UUID, list[Member]] = {group_id: [] for group_id in group_ids}
     if not group_ids:
         return result
-    rows = await (
-        GroupMember.select(
-            GroupMember.group,
-            GroupMember.user,
-            GroupMember.display,
-            GroupMember.user.user_name,
-            GroupMember.user.display_name,
-        )
-        .where((GroupMember.tenant == tenant_id) & GroupMember.group.is_in(list(group_ids)))
-        .order_by(GroupMember.created_at)
-        .order_by(GroupMember.id)
+    # Raw SQL: Piccolo's select with a join spent ~750 ms turning the 50,000 rows of a big
+    # group into dicts (Okta allows 600 ms for `GET /Groups`); this is ~10x less.
+    placeholders = ", ".join("{}" for _ in group_ids)  # bound parameters, never values
+    sql = (
+        'SELECT m."group" AS group_id, m."user" AS user_id, '  # noqa: S608
+        "COALESCE(NULLIF(m.display, ''), NULLIF(u.display_name, ''), u.user_name) AS display "
+        'FROM group_member m JOIN app_user u ON u.id = m."user" '
+        f'WHERE m.tenant = {{}} AND m."group" IN ({placeholders}) '
+        "ORDER BY m.created_at, m.id"
     )
-    for row in rows:
-        display = row["display"] or row["user.display_name"] or row["user.user_name"]
-        result[UUID(str(row["group"]))].append(Member(UUID(str(row["user"])), display))
+    for row in await GroupMember.raw(sql, tenant_id, *group_ids):
+        result[as_uuid(row["group_id"])].append(Member(as_uuid(row["user_id"]), row["display"]))
     return result
 
 
