@@ -3,6 +3,11 @@ with a GraphQL error before any resolver runs."""
 
 from __future__ import annotations
 
+import dataclasses
+
+import httpx
+
+from definewtf.app import create_app
 from graphql_api.export import SCHEMA_FILE, schema_text
 from graphql_api.limits import MAX_ALIASES, MAX_TOKENS
 
@@ -50,3 +55,23 @@ async def test_cost_multiplies_by_first(client, admin_key) -> None:
     """Refused by cost in validation, before the resolver's own page-size check runs."""
     query = "{ users(first: 100000) { edges { node { userName active email } } } }"
     assert "cost" in (await refused(client, admin_key, query)).lower()
+
+
+async def test_depth_limit(client, admin_key) -> None:
+    nested = "{ viewer { roles " + "{ x " * 12 + "}" * 12 + " } }"
+    assert "depth" in (await refused(client, admin_key, nested)).lower()
+
+
+async def test_graphiql_is_served_in_development_only(settings) -> None:
+    html = {"Accept": "text/html"}
+    for environment, served in (("development", True), ("production", False)):
+        app = create_app(dataclasses.replace(settings, environment=environment))
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.lifespan(),  # starts and stops what the app runs beside requests
+            httpx.AsyncClient(transport=transport, base_url="http://localhost") as c,
+        ):
+            page = await c.get("/graphql", headers=html)
+        assert ("graphiql" in page.text.lower()) is served, (environment, page.status_code)
+        if not served:
+            assert page.status_code >= 400
