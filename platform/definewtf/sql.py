@@ -79,3 +79,8 @@ class SortKey:
 
 def column_expression(column: Column) -> QueryString:
     return QueryString(column._meta.get_full_name(with_alias=False))
+
+
+def placeholders(count: int) -> str:
+    """`{}, {}, …` for a raw query's IN list: values are bound, never written into the SQL."""
+    return ", ".join("{}" for _ in range(count))

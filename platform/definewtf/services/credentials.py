@@ -74,8 +74,9 @@ async def check_secret(
     # Guessing secrets for a known prefix costs an argon2 run per guess: throttled per prefix.
     failures = security.failed_secrets
     guesses = (t._meta.tablename, tenant_id, prefix_of(secret))
-    known = security.verified.knows(credential_id=credential_id, secret=secret)
-    if not known and (wait := failures.retry_after(guesses)):
+    # The bucket first: it is almost always full, and `knows` hashes the secret again.
+    wait = failures.retry_after(guesses)
+    if wait and not security.verified.knows(credential_id=credential_id, secret=secret):
         raise RateLimited(math.ceil(wait), "too many wrong secrets for this credential")
     ok = await security.verified.verify(
         credential_id=credential_id, secret_hash=row["secret_hash"], secret=secret
