@@ -95,6 +95,28 @@ async def test_pages_are_stable_and_complete(client, scim_auth, people) -> None:
     assert seen == await listed(client, scim_auth, sortBy="title")
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"sortBy": "title", "sortOrder": "descending"},
+        {"filter": 'userName co "e"', "sortBy": "name.givenName"},
+    ],
+)
+async def test_later_pages_follow_the_first_pages_order(client, scim_auth, people, params):
+    """Pages after the first pick their ids first (`paging.fetch_page`): pages of two walk
+    the same order as one page of all, filtered, sorted, and past a deleted user."""
+    deleted = people["dave@x.test"]
+    response = await client.delete(f"{USERS}/{deleted}", headers=scim_auth)
+    assert response.status_code == 204
+    whole = await listed(client, scim_auth, **params)
+    assert "dave@x.test" not in whole
+    walked = []
+    for start in range(1, len(whole) + 2, 2):
+        walked += await listed(client, scim_auth, **params, startIndex=str(start), count="2")
+    assert walked == whole
+
+
 async def test_attributes_selects_and_always_returns_id(client, scim_auth, people) -> None:
     response = await client.get(
         USERS, params={"attributes": "userName,name.givenName"}, headers=scim_auth
