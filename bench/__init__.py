@@ -11,8 +11,9 @@ SCIM token and an admin API key through the CLI, and drives it over HTTP on 127.
 against each peer (`bench.peers`). Every loop is bounded in count and in time. Each run is
 stored as JSON in `bench/results/` and `bench/RESULTS.md` is rendered from all of them.
 
-Modules: `server` (database, server process, CLI), `load` (client, bounded concurrent
-loops), `stats` (latencies and their summaries), `phases` (the shared state, sync, lookup),
+Modules: `server` (database, server process, CLI), `memory` (the server processes' peak
+RSS, sampled every second while it runs), `load` (client, bounded concurrent loops), `stats`
+(latencies and their summaries), `phases` (the shared state, sync, lookup),
 `auth`, `writes` (update, deprovision), `listing`, `groups`, `graphql`, `pgstats`
 (PostgreSQL's counters around a loop), `ceiling` + `ceiling_app` (bare Litestar and one
 asyncpg query), `peers` + `peer_apps` (scim2-server, django-scim2, in throwaway virtualenvs

@@ -197,6 +197,7 @@ def run_server(
         _info(f"{name}: {server.workers} worker(s) on port {server.target.port}")
         phases = asyncio.run(_drive(server, options, names, Path(logs)))
         errors, samples = log_problems(server.log)
+    memory = server.memory.summary() if server.memory else None
     setup = phases[0]
     setup.notes.append(f"{server.workers} worker(s)")
     setup.notes.append(f"server log: {errors} error line(s)")
@@ -210,6 +211,7 @@ def run_server(
         duration_s=round(time.monotonic() - started, 1),
         machine=facts,
         phases=phases,
+        memory=memory,
     )
 
 

@@ -25,6 +25,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from bench.load import LOOPBACK, Target
+from bench.memory import MemorySampler
 from bench.server import (
     SLUG,
     Running,
@@ -83,7 +84,13 @@ def virtualenv(name: str) -> Path:
 
 
 def _running(
-    name: str, port: int, token: str, scim_path: str, log: Path, setup: list[OpResult]
+    name: str,
+    port: int,
+    token: str,
+    scim_path: str,
+    log: Path,
+    setup: list[OpResult],
+    memory: MemorySampler,
 ) -> Running:
     target = Target(
         port=port,
@@ -92,7 +99,7 @@ def _running(
         scim_path=scim_path,
         remove_member_by_value=name == "django-scim2",
     )
-    return Running(target, WORKERS[name], log, setup, dict(UNSUPPORTED))
+    return Running(target, WORKERS[name], log, setup, dict(UNSUPPORTED), memory)
 
 
 @contextlib.contextmanager
@@ -108,9 +115,10 @@ def scim2_server(admin_url: str, log_dir: Path) -> Iterator[Running]:
     ]
     log = log_dir / "scim2-server.log"
     ready = f"http://{LOOPBACK}:{port}/v2/ServiceProviderConfig"
-    with serving(command, env, log, ready) as ready_s:
+    memory = MemorySampler()
+    with serving(command, env, log, ready, memory=memory) as ready_s:
         setup = [OpResult.single("uvicorn scim2_server_app (1 worker): ready", ready_s)]
-        yield _running("scim2-server", port, token, "/v2", log, setup)
+        yield _running("scim2-server", port, token, "/v2", log, setup, memory)
 
 
 @contextlib.contextmanager
@@ -142,13 +150,15 @@ def django_scim2(admin_url: str, log_dir: Path) -> Iterator[Running]:
             *("--workers", str(workers), "--bind", f"{LOOPBACK}:{port}", "--timeout", "300"),
         ]
         log = log_dir / "django-scim2.log"
-        with serving(command, env, log, f"http://{LOOPBACK}:{port}/healthz", project) as ready_s:
+        memory = MemorySampler()
+        ready_url = f"http://{LOOPBACK}:{port}/healthz"
+        with serving(command, env, log, ready_url, project, memory) as ready_s:
             setup = [
                 OpResult.single("django makemigrations (generated project)", made_s),
                 OpResult.single("django migrate", migrated_s),
                 OpResult.single(f"gunicorn --workers {workers}: ready", ready_s),
             ]
-            yield _running("django-scim2", port, token, "/scim/v2", log, setup)
+            yield _running("django-scim2", port, token, "/scim/v2", log, setup, memory)
 
 
 SERVE: dict[str, Serve] = {"scim2-server": scim2_server, "django-scim2": django_scim2}

@@ -134,6 +134,8 @@ def render_run(run: RunRecord) -> str:
         f"Command: `{run.command}`  ",
         f"Started {run.started_at}, {run.duration_s:,.0f} s in all.",
         "",
+        f"Server memory: {run.memory.describe() if run.memory else 'not measured'}.",
+        "",
     ]
     lines += ["| machine | |", "|---|---|"]
     lines += [f"| {key} | {cell(value)} |" for key, value in run.machine.items()]
@@ -176,7 +178,7 @@ def render_results(runs: list[RunRecord], notes: str = "") -> str:
     """The whole file; `notes` (hand-written `results/notes.md`) follows the summary."""
     lines = [HEADER, "## Summary", "", *summary_table(runs), ""]
     lines += missing_runs(runs)
-    lines += ["", "## Issue 6 ratios, per run of our server", "", *checks_table(runs), ""]
+    lines += ["", "## Issue 6 targets, per run of our server", "", *checks_table(runs), ""]
     lines += ["## Ours vs the peers", "", *peer_table(runs)]
     if notes.strip():
         lines += ["", notes.strip()]

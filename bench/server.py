@@ -27,6 +27,7 @@ import asyncpg
 import httpx
 
 from bench.load import LOOPBACK, Target
+from bench.memory import MemorySampler
 from bench.stats import OpResult
 
 ENGINES = ("postgresql", "sqlite")
@@ -54,6 +55,8 @@ class Running:
     setup: list[OpResult]
     #: Phases this server cannot run, and why (peers: no GraphQL, no database of ours).
     unsupported: dict[str, str] = field(default_factory=dict)
+    #: The RSS of the server's processes, sampled from its start to its stop.
+    memory: MemorySampler | None = None
 
 
 def free_port() -> int:
@@ -172,10 +175,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def serving(
-    command: list[str], env: dict[str, str], log: Path, ready_url: str, cwd: Path | None = None
+    command: list[str],
+    env: dict[str, str],
+    log: Path,
+    ready_url: str,
+    cwd: Path | None = None,
+    memory: MemorySampler | None = None,
 ) -> Iterator[float]:
     """`command` in a process group of its own, its output in `log`; yields the seconds it
-    took until `ready_url` answered 200, and stops the whole group afterwards."""
+    took until `ready_url` answered 200, and stops the whole group afterwards. `memory`, if
+    given, samples the process tree's RSS from the start until just before the stop."""
     started = time.perf_counter()
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 -- commands the benchmark builds itself
@@ -186,10 +195,14 @@ def serving(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    if memory is not None:
+        memory.start(process.pid)
     try:
         _wait_ready(process, ready_url, log)
         yield time.perf_counter() - started
     finally:
+        if memory is not None:
+            memory.stop()
         _stop(process)
 
 
@@ -225,7 +238,10 @@ def running(engine: str, admin_url: str, log_dir: Path) -> Iterator[Running]:
         log = log_dir / f"server-{engine}.log"
         command = [str(DEFINEWTF), "serve", "--host", LOOPBACK, "--port", str(port)]
         ready_url = f"http://{LOOPBACK}:{port}/readyz"
-        with serving([*command, "--workers", str(workers)], env, log, ready_url) as ready_s:
+        memory = MemorySampler()
+        with serving(
+            [*command, "--workers", str(workers)], env, log, ready_url, memory=memory
+        ) as ready_s:
             ready = OpResult.single(
                 f"definewtf serve --workers {workers}: ready (migrations included)", ready_s
             )
@@ -250,4 +266,5 @@ def running(engine: str, admin_url: str, log_dir: Path) -> Iterator[Running]:
                     OpResult.single(f"definewtf token generate {SLUG} (argon2 hash)", token_s),
                     OpResult.single(f"definewtf admin create … --tenant {SLUG} (API key)", key_s),
                 ],
+                memory=memory,
             )

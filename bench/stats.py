@@ -10,6 +10,8 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bench.memory import ServerMemory
+
 #: Error messages kept per operation (the count is always exact).
 MAX_ERROR_SAMPLES = 5
 #: Operations with at most this many samples keep every latency in the stored JSON.
@@ -116,6 +118,8 @@ class RunRecord:
     duration_s: float
     machine: dict[str, str]
     phases: list[PhaseSummary]
+    #: Peak RSS of the server's processes; None in runs stored before it was measured.
+    memory: ServerMemory | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,4 +135,5 @@ class RunRecord:
             )
             for p in data["phases"]
         ]
-        return cls(**{**data, "phases": phases})
+        memory = ServerMemory(**data["memory"]) if data.get("memory") else None
+        return cls(**{**data, "phases": phases, "memory": memory})

@@ -1,6 +1,6 @@
 """The cross-run summary at the top of RESULTS.md: the key number of every phase per run,
 which runs are missing for the 10 vs 50,000 member comparison, ours against the peers, and
-the ratios issue 6 sets."""
+the ratios and the memory limit issue 6 sets."""
 
 from __future__ import annotations
 
@@ -113,6 +113,17 @@ def missing_runs(runs: list[RunRecord]) -> list[str]:
     return lines
 
 
+#: Issue 6: "server RSS per worker stays under 300 MB through the 100,000-user run".
+RSS_PER_WORKER_MB = 300
+
+
+def _rss_per_worker(run: RunRecord) -> str:
+    if run.memory is None:
+        return "not measured"
+    peak = run.memory.worker_peak_mb
+    return f"{peak:,.0f} ({'ok' if peak < RSS_PER_WORKER_MB else 'over'})"
+
+
 #: The one number per phase the peers are compared on (ops/s, higher is better), and the
 #: lead issue 6 asks for over the best peer.
 @dataclass(frozen=True)
@@ -196,12 +207,13 @@ def _p50_ratio(a: OpSummary | None, b: OpSummary | None) -> str:
 
 
 def checks_table(runs: list[RunRecord]) -> list[str]:
-    """Issue 6's ratios that one run of our server gives."""
+    """Issue 6's ratios and memory limit that one run of our server gives."""
     lines = [
         "| run | lookup / one-query ceiling (>= 0.5) | SCIM auth / healthz (>= 0.9) "
         "| credential writes per request (0) | SCIM deep / first page p50 (<= 2) "
-        "| GraphQL page / SCIM page p50 (<= 3) | GraphQL transactions per page |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| GraphQL page / SCIM page p50 (<= 3) | GraphQL transactions per page "
+        f"| peak RSS per worker, MB (< {RSS_PER_WORKER_MB}) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in runs:
         if run.engine not in OURS:
@@ -216,6 +228,7 @@ def checks_table(runs: list[RunRecord]) -> list[str]:
             _figure(run, "list", "deep/first"),
             _p50_ratio(graphql_page, _op(listing, FIRST_PAGE)),
             _figure(run, "graphql", "PostgreSQL transactions"),
+            _rss_per_worker(run),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
