@@ -84,3 +84,9 @@ def column_expression(column: Column) -> QueryString:
 def placeholders(count: int) -> str:
     """`{}, {}, …` for a raw query's IN list: values are bound, never written into the SQL."""
     return ", ".join("{}" for _ in range(count))
+
+
+def row_placeholders(rows: int, width: int) -> str:
+    """`({}, {}), ({}, {})`: the VALUES of a raw multi-row INSERT, every value bound."""
+    row = f"({placeholders(width)})"
+    return ", ".join(row for _ in range(rows))

@@ -10,12 +10,8 @@ from definewtf.db import current_engine
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
-async def test_a_lookup_is_the_token_the_page_and_the_groups(
-    client, scim_auth, monkeypatch
-) -> None:
-    await client.post(
-        "/api/scim/Users", json={"schemas": [CORE], "userName": "a@x.test"}, headers=scim_auth
-    )
+def observe_statements(monkeypatch) -> list[str]:
+    """The SQL of every statement the app runs from now on, appended as it runs."""
     engine = current_engine()
     original = type(engine).run_querystring
     seen: list[str] = []
@@ -26,6 +22,16 @@ async def test_a_lookup_is_the_token_the_page_and_the_groups(
         return await original(self, querystring, *args, **kwargs)
 
     monkeypatch.setattr(type(engine), "run_querystring", observed)
+    return seen
+
+
+async def test_a_lookup_is_the_token_the_page_and_the_groups(
+    client, scim_auth, monkeypatch
+) -> None:
+    await client.post(
+        "/api/scim/Users", json={"schemas": [CORE], "userName": "a@x.test"}, headers=scim_auth
+    )
+    seen = observe_statements(monkeypatch)
 
     async def statements(user_name: str) -> list[str]:
         seen.clear()
@@ -43,3 +49,30 @@ async def test_a_lookup_is_the_token_the_page_and_the_groups(
     assert len(found) == 3, found  # … and the user's groups
     assert "group_member" in found[2]
     assert not any('FROM "tenant"' in sql or "COUNT" in sql.upper() for sql in missing + found)
+
+
+async def test_a_patch_does_not_read_the_user_back(client, scim_auth, monkeypatch) -> None:
+    """Entra's attribute sync is a PATCH per user: the locked row is read once, written once,
+    and the response is built from what was written."""
+    created = await client.post(
+        "/api/scim/Users",
+        json={"schemas": [CORE], "userName": "a@x.test", "title": "Engineer"},
+        headers=scim_auth,
+    )
+    seen = observe_statements(monkeypatch)
+    response = await client.patch(
+        f"/api/scim/Users/{created.json()['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "title", "value": "Architect"}],
+        },
+        headers=scim_auth,
+    )
+    assert response.status_code == 200
+    assert response.json()["title"] == "Architect"
+    assert response.json()["meta"]["version"] != created.json()["meta"]["version"]
+    reads = [sql for sql in seen if sql.lstrip().upper().startswith("SELECT")]
+    user_reads = [sql for sql in reads if 'FROM "app_user"' in sql or "FROM app_user" in sql]
+    assert len(user_reads) == 1, user_reads  # the row lock
+    got = await client.get(f"/api/scim/Users/{created.json()['id']}", headers=scim_auth)
+    assert got.json() == response.json()

@@ -8,10 +8,10 @@ parses a wire format.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from piccolo.columns.combination import WhereRaw
 from piccolo.custom_types import Combinable
@@ -23,7 +23,7 @@ from definewtf.principals import SCIM_PROVISION, TENANT_ADMIN, Actor, require_ad
 from definewtf.security import Security
 from definewtf.services import audit
 from definewtf.services.paging import fetch_page
-from definewtf.sql import SortKey, like
+from definewtf.sql import SortKey, like, row_placeholders
 from definewtf.tables import GroupMember, User, UserValue
 from definewtf.text import fold
 
@@ -105,6 +105,9 @@ _COLUMNS = (
     User.created_at,
     User.updated_at,
 )
+
+
+_RECORD_FIELDS = frozenset(f.name for f in fields(UserRecord))
 
 
 def _record(row: dict[str, Any]) -> UserRecord:
@@ -214,23 +217,25 @@ async def create_user(
     return record
 
 
+#: Rows per INSERT of user values: 8 parameters each, far below either engine's limit.
+_VALUES_PER_INSERT = 500
+
+
 async def _write_values(tenant_id: UUID, user_id: UUID, values: tuple[IndexedValue, ...]) -> None:
-    """Replace the user's searchable values (inside the caller's write transaction)."""
+    """Replace the user's searchable values (inside the caller's write transaction).
+
+    Raw SQL: it runs on every create and update, and Piccolo built an object per value
+    (5% of a PATCH's CPU in py-spy)."""
     await UserValue.delete().where((UserValue.tenant == tenant_id) & (UserValue.user == user_id))
-    if values:
-        await UserValue.insert(
-            *(
-                UserValue(
-                    tenant=tenant_id,
-                    user=user_id,
-                    attr=v.attr,
-                    entry=v.entry,
-                    sub=v.sub,
-                    value=v.value,
-                    value_ci=v.value_ci,
-                )
-                for v in values
-            )
+    for start in range(0, len(values), _VALUES_PER_INSERT):
+        batch = values[start : start + _VALUES_PER_INSERT]
+        args: list[Any] = []
+        for v in batch:
+            args += (uuid4(), tenant_id, user_id, v.attr, v.entry, v.sub, v.value, v.value_ci)
+        await UserValue.raw(
+            'INSERT INTO user_value (id, tenant, "user", attr, entry, sub, value, value_ci) '  # noqa: S608
+            f"VALUES {row_placeholders(len(batch), 8)}",
+            *args,
         )
 
 
@@ -365,7 +370,14 @@ async def update_user(
             ).where(User.id == user_id)
         if after.values is not None:
             await _write_values(tenant_id, user_id, after.values)
-        record = await _get(tenant_id, user_id)
+        # What was just written, without reading it back: the row is locked, so nothing else
+        # changed it (one statement less per PATCH / PUT).
+        written = {
+            column._meta.name: value
+            for column, value in values.items()
+            if column._meta.name in _RECORD_FIELDS
+        }
+        record = replace(current, **written, version=current.version + 1, updated_at=now)
         action = "user.update"
         if before.active and after.active is False:
             action = "user.deactivate"
