@@ -33,7 +33,7 @@ from hypothesis import settings as hypothesis_settings
 from litestar import Litestar
 
 from definewtf.app import create_app
-from definewtf.db import Database
+from definewtf.db import Database, current_engine
 from definewtf.migrate import migrate
 from definewtf.principals import CLI_ACTOR
 from definewtf.security import Security
@@ -337,3 +337,19 @@ async def seeded(client: httpx.AsyncClient, scim_auth: dict[str, str]) -> dict[s
     )
     assert group.status_code == 201, group.text
     return {"Users": user.json()["id"], "Groups": group.json()["id"]}
+
+
+@pytest.fixture
+def sql_log(app: Litestar, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL of every statement the app runs from now on, appended as it runs."""
+    engine = current_engine()
+    original = type(engine).run_querystring
+    seen: list[str] = []
+
+    async def observed(self, querystring, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self is engine:
+            seen.append(str(querystring))
+        return await original(self, querystring, *args, **kwargs)
+
+    monkeypatch.setattr(type(engine), "run_querystring", observed)
+    return seen

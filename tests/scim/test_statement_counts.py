@@ -5,33 +5,14 @@ after each)."""
 
 from __future__ import annotations
 
-from definewtf.db import current_engine
-
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
-def observe_statements(monkeypatch) -> list[str]:
-    """The SQL of every statement the app runs from now on, appended as it runs."""
-    engine = current_engine()
-    original = type(engine).run_querystring
-    seen: list[str] = []
-
-    async def observed(self, querystring, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if self is engine:
-            seen.append(str(querystring))
-        return await original(self, querystring, *args, **kwargs)
-
-    monkeypatch.setattr(type(engine), "run_querystring", observed)
-    return seen
-
-
-async def test_a_lookup_is_the_token_the_page_and_the_groups(
-    client, scim_auth, monkeypatch
-) -> None:
+async def test_a_lookup_is_the_token_the_page_and_the_groups(client, scim_auth, sql_log) -> None:
     await client.post(
         "/api/scim/Users", json={"schemas": [CORE], "userName": "a@x.test"}, headers=scim_auth
     )
-    seen = observe_statements(monkeypatch)
+    seen = sql_log
 
     async def statements(user_name: str) -> list[str]:
         seen.clear()
@@ -51,7 +32,7 @@ async def test_a_lookup_is_the_token_the_page_and_the_groups(
     assert not any('FROM "tenant"' in sql or "COUNT" in sql.upper() for sql in missing + found)
 
 
-async def test_a_patch_does_not_read_the_user_back(client, scim_auth, monkeypatch) -> None:
+async def test_a_patch_does_not_read_the_user_back(client, scim_auth, sql_log) -> None:
     """Entra's attribute sync is a PATCH per user: the locked row is read once, written once,
     and the response is built from what was written."""
     created = await client.post(
@@ -59,7 +40,7 @@ async def test_a_patch_does_not_read_the_user_back(client, scim_auth, monkeypatc
         json={"schemas": [CORE], "userName": "a@x.test", "title": "Engineer"},
         headers=scim_auth,
     )
-    seen = observe_statements(monkeypatch)
+    sql_log.clear()  # the creation's statements
     response = await client.patch(
         f"/api/scim/Users/{created.json()['id']}",
         json={
@@ -71,7 +52,7 @@ async def test_a_patch_does_not_read_the_user_back(client, scim_auth, monkeypatc
     assert response.status_code == 200
     assert response.json()["title"] == "Architect"
     assert response.json()["meta"]["version"] != created.json()["meta"]["version"]
-    reads = [sql for sql in seen if sql.lstrip().upper().startswith("SELECT")]
+    reads = [sql for sql in sql_log if sql.lstrip().upper().startswith("SELECT")]
     user_reads = [sql for sql in reads if 'FROM "app_user"' in sql or "FROM app_user" in sql]
     assert len(user_reads) == 1, user_reads  # the row lock
     got = await client.get(f"/api/scim/Users/{created.json()['id']}", headers=scim_auth)

@@ -110,6 +110,11 @@ _COLUMNS = (
 _RECORD_FIELDS = frozenset(f.name for f in fields(UserRecord))
 
 
+def _record_fields(values: dict[Any, Any]) -> dict[str, Any]:
+    """The `UserRecord` fields among the column values a write stores."""
+    return {c._meta.name: v for c, v in values.items() if c._meta.name in _RECORD_FIELDS}
+
+
 def _record(row: dict[str, Any]) -> UserRecord:
     return UserRecord(
         id=UUID(str(row["id"])),
@@ -171,7 +176,7 @@ async def create_user(
     conflict = Conflict("User", "userName", f"userName {data.user_name!r} is already taken")
     async with write_transaction():
         existing = await (
-            User.select(User.id, User.deleted_at, User.version)
+            User.select(User.id, User.deleted_at, User.version, User.created_at)
             .where((User.tenant == tenant_id) & (User.user_name_ci == values[User.user_name_ci]))
             .first()
         )
@@ -179,17 +184,19 @@ async def create_user(
             raise conflict
         if existing is not None:
             user_id = UUID(str(existing["id"]))
+            version, created_at = existing["version"] + 1, existing["created_at"]
             await User.update(
                 {
                     **values,
                     User.deleted_at: None,
                     User.password_hash: password_hash,
-                    User.version: existing["version"] + 1,
+                    User.version: version,
                     User.updated_at: now,
                 }
             ).where(User.id == user_id)
             action = "user.restore"
         else:
+            version, created_at = 1, now
             user = User(
                 tenant=tenant_id,
                 password_hash=password_hash,
@@ -205,7 +212,15 @@ async def create_user(
             action = "user.create"
         if data.values is not None:
             await _write_values(tenant_id, user_id, data.values)
-        record = await _get(tenant_id, user_id)
+        # What was just written, not read back (one statement less per user an IdP syncs).
+        record = UserRecord(
+            id=user_id,
+            tenant_id=tenant_id,
+            version=version,
+            created_at=created_at,
+            updated_at=now,
+            **_record_fields(values),
+        )
         await audit.record(
             tenant_id=tenant_id,
             actor=actor,
@@ -372,12 +387,9 @@ async def update_user(
             await _write_values(tenant_id, user_id, after.values)
         # What was just written, without reading it back: the row is locked, so nothing else
         # changed it (one statement less per PATCH / PUT).
-        written = {
-            column._meta.name: value
-            for column, value in values.items()
-            if column._meta.name in _RECORD_FIELDS
-        }
-        record = replace(current, **written, version=current.version + 1, updated_at=now)
+        record = replace(
+            current, **_record_fields(values), version=current.version + 1, updated_at=now
+        )
         action = "user.update"
         if before.active and after.active is False:
             action = "user.deactivate"
