@@ -71,3 +71,30 @@ async def _assert_plan_uses(
         rows = await engine.run_ddl(f"EXPLAIN QUERY PLAN {sql}")
         plan = "\n".join(str(row["detail"]) for row in rows)
     assert index in plan, (expression, plan)
+
+
+async def test_an_external_id_lookup_uses_its_index_without_statistics(
+    client, scim_auth, sql_log, engine_name
+) -> None:
+    """SQLite plans without statistics (no ANALYZE has run): the page query of an
+    `externalId eq` lookup must still be served by the externalId index, not by walking every
+    user of the tenant in page order (m0010)."""
+    if engine_name != "sqlite":
+        pytest.skip("PostgreSQL keeps statistics and picks the index by cost")
+    for index in range(3):
+        body = {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": f"u{index}@x.test",
+            "externalId": f"e{index}",
+        }
+        await client.post("/api/scim/Users", json=body, headers=scim_auth)
+    sql_log.clear()  # the creations' statements
+    response = await client.get(
+        "/api/scim/Users", params={"filter": 'externalId eq "e1"'}, headers=scim_auth
+    )
+    assert response.json()["totalResults"] == 1
+    (page,) = [sql for sql in sql_log if "external_id" in sql]
+    plan = " ".join(
+        str(row["detail"]) for row in await current_engine().run_ddl(f"EXPLAIN QUERY PLAN {page}")
+    )
+    assert "app_user_tenant_external_id" in plan, plan
