@@ -22,6 +22,7 @@ from definewtf.security import Security
 from definewtf.services.scim_activity import ActivityLog
 from definewtf.services.tenants import TenantCache
 from definewtf.settings import Settings
+from definewtf.statistics import STATISTICS
 from definewtf.web import Runtime, bearer_credential
 from graphql_api import create_graphql_controller
 from scim_facade import create_scim_router, scim_not_found_or_method
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             flusher.cancel()
             with contextlib.suppress(Exception):
                 await runtime.activity.flush()
+            await STATISTICS.drain()  # an ANALYZE in flight ends before its connection closes
             await database.stop()
 
     app = Litestar(

@@ -24,6 +24,7 @@ from definewtf.security import Security
 from definewtf.services import audit
 from definewtf.services.paging import fetch_page
 from definewtf.sql import SortKey, like, row_placeholders
+from definewtf.statistics import STATISTICS
 from definewtf.tables import GroupMember, User, UserValue
 from definewtf.text import fold
 
@@ -229,6 +230,8 @@ async def create_user(
             target_id=user_id,
             after=_audit_view(record),
         )
+    if action == "user.create":
+        STATISTICS.users_created()
     return record
 
 
