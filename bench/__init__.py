@@ -7,7 +7,7 @@ ceiling, and its peers, in one run (issue 6).
 Each run starts the server itself (PostgreSQL: 2 workers on a database created for the run
 and dropped after it; SQLite: 1 worker on a fresh temporary file), creates tenant `bench`, a
 SCIM token and an admin API key through the CLI, and drives it over HTTP on 127.0.0.1 with
-`httpx.AsyncClient` (keep-alive, `Host: bench.localhost:<port>`). Then the same phases run
+an aiohttp client (keep-alive, `Host: bench.localhost:<port>`). Then the same phases run
 against each peer (`bench.peers`). Every loop is bounded in count and in time. Each run is
 stored as JSON in `bench/results/` and `bench/RESULTS.md` is rendered from all of them.
 

@@ -13,9 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
-
-from bench.load import call, make_client
+from bench.load import Client, Response, call, make_client
 from bench.pgstats import window
 from bench.phases import Bench, one_at_a_time
 from bench.stats import OpResult, PhaseSummary
@@ -38,9 +36,7 @@ def _body(after: str | None) -> dict[str, Any]:
     return {"query": QUERY, "variables": {"after": after}}
 
 
-async def _page(
-    client: httpx.AsyncClient, op: OpResult, after: str | None
-) -> httpx.Response | None:
+async def _page(client: Client, op: OpResult, after: str | None) -> Response | None:
     return await call(
         client,
         op,
@@ -52,16 +48,14 @@ async def _page(
     )
 
 
-def _no_errors(response: httpx.Response) -> str | None:
+def _no_errors(response: Response) -> str | None:
     body = response.json()
     if body.get("errors"):
         return f"errors: {str(body['errors'])[:200]}"
     return None if body.get("data", {}).get("users") else "no data.users"
 
 
-async def _walk(
-    bench: Bench, client: httpx.AsyncClient, op: OpResult
-) -> tuple[int, str | None, list[str]]:
+async def _walk(bench: Bench, client: Client, op: OpResult) -> tuple[int, str | None, list[str]]:
     """Every page; the total, the cursor of the page at 90%, the notes."""
     deadline = time.monotonic() + bench.options.phase_seconds
     after: str | None = None

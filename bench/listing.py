@@ -16,9 +16,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import quote
 
-import httpx
-
-from bench.load import Check, call
+from bench.load import Check, Response, call
 from bench.phases import Bench, Request, SeededUser, measure_kinds, no_seeded_users, one_at_a_time
 from bench.stats import OpResult, PhaseSummary
 
@@ -46,13 +44,13 @@ def _search(operator: str, value: str) -> str:
     return f"/Users?filter={expression}&count={PAGE}"
 
 
-def _some_match(response: httpx.Response) -> str | None:
+def _some_match(response: Response) -> str | None:
     found = response.json().get("totalResults", 0)
     return None if found >= 1 and response.json().get("Resources") else "no match"
 
 
 def expect_page(size: int) -> Check:
-    def check(response: httpx.Response) -> str | None:
+    def check(response: Response) -> str | None:
         got = len(response.json().get("Resources", []))
         return None if got == size else f"{got} resources, expected {size}"
 

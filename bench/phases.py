@@ -15,9 +15,18 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
-from bench.load import Check, Job, Target, call, drive, expect_id, expect_total, filter_url
+from bench.load import (
+    Check,
+    Client,
+    Job,
+    Response,
+    Target,
+    call,
+    drive,
+    expect_id,
+    expect_total,
+    filter_url,
+)
 from bench.stats import OpResult, OpSummary, PhaseSummary
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -69,7 +78,7 @@ class Bench:
     """What the phases share: the SCIM client, the server, the options, and the users sync
     created (in index order, so later phases pick the same users on every run)."""
 
-    client: httpx.AsyncClient
+    client: Client
     target: Target
     options: Options
     users: list[SeededUser] = field(default_factory=list)
@@ -168,7 +177,7 @@ def user_payload(index: int, prefix: str = "user") -> dict[str, Any]:
     }
 
 
-def created_id(response: httpx.Response) -> str:
+def created_id(response: Response) -> str:
     return str(response.json()["id"])
 
 
@@ -227,7 +236,7 @@ async def sync(bench: Bench) -> PhaseSummary:
 
 
 def expect_user(user_id: str) -> Check:
-    def check(response: httpx.Response) -> str | None:
+    def check(response: Response) -> str | None:
         problem = expect_total(1)(response)
         if problem:
             return problem

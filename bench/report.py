@@ -148,7 +148,7 @@ HEADER = """# Benchmark results
 
 Written by `.venv/bin/python -m bench` (see `bench/__init__.py` and the README's "Benchmark"
 section) from the runs stored in `bench/results/*.json`, which also hold the individual
-latencies of every operation with at most 1,000 samples. Latencies are client-side (httpx on
+latencies of every operation with at most 1,000 samples. Latencies are client-side (aiohttp on
 the same machine, keep-alive, `Host: bench.localhost:<port>`); "wall s" is the wall-clock time
 of the loop the operation ran in, and ops/s is n / wall s (for one-at-a-time operations,
 1 / mean latency).

@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from bench.groups import PATCH_SCHEMA
-from bench.load import PATCHED
+from bench.load import PATCHED, Response
 from bench.phases import (
     Bench,
     Request,
@@ -49,7 +47,7 @@ def _replacement(user: SeededUser) -> dict[str, Any]:
     return body
 
 
-def _inactive(response: httpx.Response) -> str | None:
+def _inactive(response: Response) -> str | None:
     """A 204 has nothing to check; a 200 must show the user deactivated."""
     if response.status_code == 204:
         return None
