@@ -3,6 +3,7 @@ and served from the same registry the code uses."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from litestar import Response, get
@@ -33,7 +34,7 @@ from scim_facade.routes.bulk import MAX_OPERATIONS, MAX_PAYLOAD_BYTES
 DUMP = Context.RESOURCE_QUERY_RESPONSE
 
 
-def service_provider_config(scim: ScimContext) -> ServiceProviderConfig:
+def service_provider_config(base_url: str) -> ServiceProviderConfig:
     return ServiceProviderConfig(
         patch=Patch(supported=True),
         bulk=Bulk(
@@ -54,14 +55,21 @@ def service_provider_config(scim: ScimContext) -> ServiceProviderConfig:
         ],
         meta=Meta(
             resource_type="ServiceProviderConfig",
-            location=f"{scim.base_url}/ServiceProviderConfig",
+            location=f"{base_url}/ServiceProviderConfig",
         ),
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _provider_config_body(base_url: str) -> dict[str, Any]:
+    """Rendered once per tenant URL: it never changes, and IdPs' "Test Connection" and some
+    clients' health checks fetch it; rendering it was a sixth of the request (py-spy)."""
+    return service_provider_config(base_url).model_dump(scim_ctx=DUMP)
+
+
 @get("/ServiceProviderConfig")
 async def get_service_provider_config(scim: NamedDependency[ScimContext]) -> Response[Any]:
-    return scim_response(service_provider_config(scim).model_dump(scim_ctx=DUMP))
+    return scim_response(_provider_config_body(scim.base_url))
 
 
 def _resource_type(scim: ScimContext, resource_type: ResourceType) -> dict[str, Any]:
