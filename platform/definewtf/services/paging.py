@@ -17,6 +17,7 @@ from piccolo.custom_types import Combinable
 from piccolo.querystring import QueryString
 from piccolo.table import Table
 
+from definewtf.db import is_sqlite
 from definewtf.errors import Invalid
 from definewtf.sql import SortKey
 
@@ -58,16 +59,35 @@ async def fetch_page(
         query = QueryString(
             f"{selected} WHERE {{}} {order} LIMIT {{}}", where.querystring, *order_args, limit
         )
-    rows = await table.raw("{}", query)
-    for row in rows:
-        for name in json_columns:
-            if isinstance(row[name], str):
-                row[name] = json.loads(row[name])
+    rows = await _rows(table, query, json_columns)
     if len(rows) < limit and (rows or offset == 0):
         # The page ends before `limit`: it holds the last rows, so the total is known without
         # counting. A lookup (`userName eq …`: 0 or 1 row) is then one statement, not two.
         return offset + len(rows), rows
     return await table.count().where(where), rows
+
+
+async def select_rows(
+    table: type[Table], columns: Sequence[Column], where: Combinable, *, for_update: bool = False
+) -> list[dict[str, Any]]:
+    """The rows of `table` matching `where` (a resource by id), composed like a page.
+    `for_update` locks them for the rest of the transaction on PostgreSQL; on SQLite the
+    IMMEDIATE write transaction already excludes every other writer."""
+    selected, json_columns = _select(table, tuple(columns))
+    lock = " FOR UPDATE" if for_update and not is_sqlite() else ""
+    query = QueryString(f"{selected} WHERE {{}}{lock}", where.querystring)
+    return await _rows(table, query, json_columns)
+
+
+async def _rows(
+    table: type[Table], query: QueryString, json_columns: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = await table.raw("{}", query)
+    for row in rows:
+        for name in json_columns:
+            if isinstance(row[name], str):
+                row[name] = json.loads(row[name])
+    return rows
 
 
 def _name(table: type[Table]) -> str:

@@ -17,12 +17,12 @@ from piccolo.columns.combination import WhereRaw
 from piccolo.custom_types import Combinable
 
 from definewtf.clock import utcnow
-from definewtf.db import lock_for_update, unique_violation_as, write_transaction
+from definewtf.db import unique_violation_as, write_transaction
 from definewtf.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from definewtf.principals import SCIM_PROVISION, TENANT_ADMIN, Actor, require_admin, require_any
 from definewtf.security import Security
 from definewtf.services import audit
-from definewtf.services.paging import fetch_page
+from definewtf.services.paging import fetch_page, select_rows
 from definewtf.sql import SortKey, like, row_placeholders
 from definewtf.statistics import STATISTICS
 from definewtf.tables import GroupMember, User, UserValue
@@ -265,15 +265,10 @@ async def get_user(*, tenant_id: UUID, user_id: UUID, actor: Actor) -> UserRecor
 
 
 async def _get(tenant_id: UUID, user_id: UUID) -> UserRecord:
-    row = await (
-        User.select(*_COLUMNS)
-        .where(_visible(tenant_id) & (User.id == user_id))
-        .output(load_json=True)
-        .first()
-    )
-    if row is None:
+    rows = await select_rows(User, _COLUMNS, _visible(tenant_id) & (User.id == user_id))
+    if not rows:
         raise NotFound("User", user_id)
-    return _record(row)
+    return _record(rows[0])
 
 
 async def list_users(
@@ -314,10 +309,8 @@ def data_of(record: UserRecord) -> UserData:
 async def _locked(tenant_id: UUID, user_id: UUID, if_match: int | None) -> UserRecord:
     """The visible user, row-locked for the rest of the write transaction, at the version the
     caller expects (`if_match`, the ETag it last saw) if it names one."""
-    rows = await lock_for_update(
-        User.select(*_COLUMNS)
-        .where(_visible(tenant_id) & (User.id == user_id))
-        .output(load_json=True)
+    rows = await select_rows(
+        User, _COLUMNS, _visible(tenant_id) & (User.id == user_id), for_update=True
     )
     if not rows:
         raise NotFound("User", user_id)
