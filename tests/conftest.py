@@ -32,6 +32,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from litestar import Litestar
 
+from definewtf import statistics
 from definewtf.app import create_app
 from definewtf.db import Database, current_engine
 from definewtf.migrate import migrate
@@ -353,3 +354,12 @@ def sql_log(app: Litestar, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(type(engine), "run_querystring", observed)
     return seen
+
+
+@pytest.fixture(autouse=True)
+def _no_background_analyze(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The statistics keeper analyzes tables in the background once a process has written a
+    thousand rows (`definewtf.statistics`); across a whole suite that would happen in some
+    arbitrary test, and its ANALYZE would show in that test's statement log. Only
+    tests/test_statistics.py, which sets its own threshold, sees it run."""
+    monkeypatch.setattr(statistics, "FIRST", 10**9)

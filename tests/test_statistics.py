@@ -103,3 +103,34 @@ async def test_the_tables_are_analyzed_again_as_they_grow(
             "SELECT relname, reltuples FROM pg_class WHERE relname IN ('app_user', 'user_value')"
         )
         assert {row["relname"]: row["reltuples"] for row in rows}["app_user"] >= 8
+
+
+async def test_group_members_are_analyzed_as_groups_grow(
+    client, scim_auth, engine_name, monkeypatch
+) -> None:
+    """GraphQL's role and group loaders read group_member by user; believing it empty, the
+    planner scanned it by group: a page of 100 users took 108 ms at 100,000 users in a
+    50,000-member group, 37 ms at 10,000."""
+    monkeypatch.setattr(statistics, "FIRST", 6)
+    keeper = statistics.Statistics()
+    monkeypatch.setattr("definewtf.services.groups.STATISTICS", keeper)
+    ids = []
+    for _ in range(6):
+        body = {"schemas": [CORE], "userName": f"{uuid.uuid4()}@x.test"}
+        ids.append((await client.post(USERS, json=body, headers=scim_auth)).json()["id"])
+    group = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "Everyone",
+        "members": [{"value": user_id} for user_id in ids],
+    }
+    response = await client.post("/api/scim/Groups", json=group, headers=scim_auth)
+    assert response.status_code == 201, response.text
+    await keeper.drain()
+    if engine_name == "sqlite":
+        stats = await current_engine().run_ddl("SELECT tbl FROM sqlite_stat1")
+        assert "group_member" in {row["tbl"] for row in stats}
+    else:
+        rows = await current_engine().run_ddl(
+            "SELECT reltuples FROM pg_class WHERE relname = 'group_member'"
+        )
+        assert rows[0]["reltuples"] >= 6

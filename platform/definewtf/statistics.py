@@ -7,9 +7,10 @@ tenant in page order and filters every user instead of using the unique index: 1
 filtered per lookup right after a 10,000-user sync on PostgreSQL (whose autovacuum looks at a
 table at most once a minute), and SQLite is never analyzed by anyone but us.
 
-So each process counts the users it creates and analyzes the user tables itself when they have
-grown by half since it last did (the first time after `FIRST` users): a handful of ANALYZE
-runs over a sync of any size, each a sample of the table on PostgreSQL and a scan on SQLite.
+So each process counts the users it creates (and the group memberships it adds) and analyzes
+those tables itself when they have grown by half since it last did (the first time after
+`FIRST` rows): a handful of ANALYZE runs over a sync of any size, each a sample of the table
+on PostgreSQL and a scan on SQLite.
 """
 
 from __future__ import annotations
@@ -19,32 +20,44 @@ import logging
 
 from definewtf.db import current_engine, is_sqlite, write_transaction
 
-#: Users a process creates before it first analyzes the user tables.
+#: Rows (users, memberships) a process writes before it first analyzes their tables.
 FIRST = 1000
 #: Then again each time they have grown by this share of what they held at the last ANALYZE.
 GROWTH = 0.5
 #: What a user's creation writes to, analyzed together.
 USER_TABLES = ("app_user", "user_value")
+MEMBER_TABLES = ("group_member",)
 
 log = logging.getLogger(__name__)
 
 
 class Statistics:
-    """One process's count of rows written since its last ANALYZE, and the ANALYZE runs in
-    flight (background tasks: a request never waits for one)."""
+    """One process's count of rows written per table group since its last ANALYZE of it, and
+    the ANALYZE runs in flight (background tasks: a request never waits for one)."""
 
     def __init__(self) -> None:
-        self.written = 0
-        self.analyzed_at = 0  # rows counted when the last ANALYZE was started
+        self._written: dict[tuple[str, ...], int] = {}
+        #: Rows counted when the last ANALYZE of the group was started.
+        self._analyzed_at: dict[tuple[str, ...], int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def users_created(self, count: int = 1) -> None:
-        self.written += count
-        if self.written < max(FIRST, GROWTH * self.analyzed_at):
+        self._grew(USER_TABLES, count)
+
+    def members_added(self, count: int) -> None:
+        """Group memberships: GraphQL's role and group loaders and a member's removal read
+        group_member by user, which a planner that believes it empty scans by group."""
+        self._grew(MEMBER_TABLES, count)
+
+    def _grew(self, tables: tuple[str, ...], count: int) -> None:
+        written = self._written.get(tables, 0) + count
+        analyzed_at = self._analyzed_at.get(tables, 0)
+        if written < max(FIRST, GROWTH * analyzed_at):
+            self._written[tables] = written
             return
-        self.analyzed_at += self.written
-        self.written = 0
-        task = asyncio.get_running_loop().create_task(_analyze(USER_TABLES))
+        self._analyzed_at[tables] = analyzed_at + written
+        self._written[tables] = 0
+        task = asyncio.get_running_loop().create_task(_analyze(tables))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -24,6 +24,7 @@ from definewtf.principals import SCIM_PROVISION, TENANT_ADMIN, Actor, require_an
 from definewtf.services import audit
 from definewtf.services.paging import fetch_page
 from definewtf.sql import SortKey, placeholders
+from definewtf.statistics import STATISTICS
 from definewtf.tables import Group, GroupMember, GroupRole, User
 from definewtf.text import fold
 
@@ -237,7 +238,10 @@ async def create_group(
             target_id=group.id,
             after={"displayName": data.display_name, "members": len(initial.user_ids)},
         )
-        return await _get(tenant_id, group.id)
+        record = await _get(tenant_id, group.id)
+    # After the commit: an ANALYZE started before it would not see the new rows.
+    STATISTICS.members_added(len(initial.user_ids))
+    return record
 
 
 async def _get(tenant_id: UUID, group_id: UUID) -> GroupRecord:
@@ -408,7 +412,9 @@ async def update_group(
             before={"displayName": before.display_name},
             after=changes,
         )
-        return await _get(tenant_id, group_id)
+        record = await _get(tenant_id, group_id)
+    STATISTICS.members_added(len(added))  # after the commit, as in create_group
+    return record
 
 
 async def delete_group(
