@@ -24,6 +24,7 @@ from definewtf.clock import utcnow
 from definewtf.db import write_transaction
 from definewtf.errors import RateLimited, Unauthenticated
 from definewtf.security import Security, is_well_formed, new_secret, prefix_of
+from definewtf.services.paging import select_list
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,20 +52,11 @@ def is_live(row: dict[str, Any], now: datetime) -> bool:
 @functools.cache
 def _credential_sql(table: type[Table], *columns: Column) -> str:
     """The credential read of `check_secret`, built once per table: it runs on every request,
-    and composing it with Piccolo's query builder cost more than the database (py-spy)."""
-    names = (
-        "id",
-        "secret_hash",
-        "expires_at",
-        "revoked_at",
-        *(c._meta.db_column_name for c in columns),
-    )
-    # Quoted: `user` (api_key, session) is a keyword on PostgreSQL (it means current_user).
-    selected = ", ".join(f'"{name}"' for name in names)
-    return (
-        f"SELECT {selected} FROM {table._meta.tablename} "  # noqa: S608 -- our names
-        "WHERE tenant = {} AND prefix = {}"
-    )
+    and composing its WHERE with Piccolo's builder too cost a fifth of a
+    `/ServiceProviderConfig` request (3,308 vs 2,588/s on one worker)."""
+    t: Any = table
+    selected = select_list(table, (t.id, t.secret_hash, t.expires_at, t.revoked_at, *columns))
+    return f"{selected} WHERE tenant = {{}} AND prefix = {{}}"
 
 
 async def check_secret(

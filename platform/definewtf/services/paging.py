@@ -94,6 +94,11 @@ def _name(table: type[Table]) -> str:
     return f'"{table._meta.tablename}"'
 
 
+def select_list(table: type[Table], columns: Sequence[Column]) -> str:
+    """`SELECT "a", "b" … FROM "table"`, rendered once per table and columns."""
+    return _select(table, tuple(columns))[0]
+
+
 @functools.cache
 def _select(table: type[Table], columns: tuple[Column, ...]) -> tuple[str, tuple[str, ...]]:
     """`SELECT "a", "b" … FROM "table"` and which of the columns hold JSON."""
