@@ -32,6 +32,7 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.query.base import Query
+from piccolo.querystring import QueryString
 from piccolo.table import Table
 
 from definewtf.errors import Conflict, Unavailable
@@ -116,6 +117,18 @@ def current_engine() -> Engine[Any]:
 
 def is_sqlite(engine: Engine[Any] | None = None) -> bool:
     return (engine or current_engine()).engine_type == "sqlite"
+
+
+async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
+    """The rows of one statement of ours (`{}` for each argument), as dicts, in the current
+    transaction if there is one.
+
+    Straight to the engine: `Table.raw()` wraps the same statement in a query object whose
+    layers cost a third of the time of the statements every request runs (py-spy).
+    """
+    engine = current_engine()
+    rows = await engine.run_querystring(QueryString(sql, *args))
+    return engine.transform_response_to_dicts(rows) if rows else []
 
 
 async def _release_connection(connection: asyncpg.Connection) -> None:

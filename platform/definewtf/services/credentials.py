@@ -21,7 +21,7 @@ from piccolo.columns import Column
 from piccolo.table import Table
 
 from definewtf.clock import utcnow
-from definewtf.db import write_transaction
+from definewtf.db import fetch, write_transaction
 from definewtf.errors import RateLimited, Unauthenticated
 from definewtf.security import Security, is_well_formed, new_secret, prefix_of
 from definewtf.services.paging import select_list
@@ -75,7 +75,7 @@ async def check_secret(
     if not is_well_formed(secret):
         raise refused
     t: Any = table
-    rows = await table.raw(_credential_sql(table, *columns), tenant_id, prefix_of(secret))
+    rows = await fetch(_credential_sql(table, *columns), tenant_id, prefix_of(secret))
     row: dict[str, Any] | None = rows[0] if rows else None
     now = utcnow()
     if row is None or not is_live(row, now):

@@ -18,7 +18,7 @@ from uuid import UUID
 from piccolo.custom_types import Combinable
 
 from definewtf.clock import utcnow
-from definewtf.db import lock_for_update, unique_violation_as, write_transaction
+from definewtf.db import fetch, lock_for_update, unique_violation_as, write_transaction
 from definewtf.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from definewtf.principals import SCIM_PROVISION, TENANT_ADMIN, Actor, require_any
 from definewtf.services import audit
@@ -291,7 +291,7 @@ async def members_of(*, tenant_id: UUID, group_ids: Sequence[UUID]) -> dict[UUID
         f'WHERE m.tenant = {{}} AND m."group" IN ({placeholders(len(group_ids))}) '
         "ORDER BY m.created_at, m.id"
     )
-    for row in await GroupMember.raw(sql, tenant_id, *group_ids):
+    for row in await fetch(sql, tenant_id, *group_ids):
         result[as_uuid(row["group_id"])].append(Member(as_uuid(row["user_id"]), row["display"]))
     return result
 
@@ -350,7 +350,7 @@ async def groups_of(
         f'WHERE m.tenant = {{}} AND m."user" IN ({placeholders(len(user_ids))}) '
         "ORDER BY g.display_name, g.id"
     )
-    rows = await GroupMember.raw(sql, tenant_id, *user_ids)
+    rows = await fetch(sql, tenant_id, *user_ids)
     for row in rows:
         result[UUID(str(row["member"]))].append((UUID(str(row["group_id"])), row["display_name"]))
     return result

@@ -17,7 +17,7 @@ from piccolo.columns.combination import WhereRaw
 from piccolo.custom_types import Combinable
 
 from definewtf.clock import utcnow
-from definewtf.db import unique_violation_as, write_transaction
+from definewtf.db import fetch, unique_violation_as, write_transaction
 from definewtf.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from definewtf.principals import SCIM_PROVISION, TENANT_ADMIN, Actor, require_admin, require_any
 from definewtf.security import Security
@@ -250,7 +250,7 @@ async def _write_values(tenant_id: UUID, user_id: UUID, values: tuple[IndexedVal
         args: list[Any] = []
         for v in batch:
             args += (uuid4(), tenant_id, user_id, v.attr, v.entry, v.sub, v.value, v.value_ci)
-        await UserValue.raw(
+        await fetch(
             'INSERT INTO user_value (id, tenant, "user", attr, entry, sub, value, value_ci) '  # noqa: S608
             f"VALUES {row_placeholders(len(batch), 8)}",
             *args,
