@@ -49,7 +49,15 @@ from definewtf.registry import (
     USER_SCHEMA,
     AttributeSpec,
 )
-from definewtf.sql import SortKey, column_expression, escape_like, is_not_true, like, like_exact
+from definewtf.sql import (
+    SortKey,
+    column_expression,
+    compare,
+    escape_like,
+    is_not_true,
+    like,
+    like_exact,
+)
 from definewtf.text import fold, is_storable
 from scim_facade.requests import ListQuery
 
@@ -317,7 +325,7 @@ class FilterCompiler(FilterVisitor[Combinable]):
             value = _datetime_operand(spec, raw)
         else:
             value = _text_operand(spec, raw)
-        equal: Combinable = column == value
+        equal = compare(column, "=", value)
         if op == CompareOperator.eq:
             return equal
         if op == CompareOperator.ne:
@@ -325,14 +333,7 @@ class FilterCompiler(FilterVisitor[Combinable]):
         if op in _LIKE:
             match = like_exact if spec.case_exact else like
             return match(column, op.value, value)  # type: ignore[arg-type]
-        ordering = {
-            CompareOperator.gt: column.__gt__,
-            CompareOperator.ge: column.__ge__,
-            CompareOperator.lt: column.__lt__,
-            CompareOperator.le: column.__le__,
-        }
-        clause: Combinable = ordering[op](value)
-        return clause
+        return compare(column, _ORDERING[op], value)
 
 
 class UserFilterCompiler(FilterCompiler):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
+from uuid import UUID
 
 from litestar import Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
@@ -54,7 +56,10 @@ async def get_user(
     request: Request[Any, Any, Any], user_id: FromPath[str], scim: NamedDependency[ScimContext]
 ) -> Response[Any]:
     record = await users.get_user(
-        tenant_id=scim.tenant.id, user_id=resource_id(user_id, "User"), actor=scim.actor
+        tenant_id=scim.tenant.id,
+        user_id=resource_id(user_id, "User"),
+        actor=scim.actor,
+        with_groups=True,
     )
     if if_match_version(request, "if-none-match") == record.version:
         return scim_response(None, status=304, version=record.version)
@@ -66,10 +71,8 @@ async def _resource(
 ) -> Response[Any]:
     """A single user, with the ETag header and `Location` for a creation (RFC 7644 §3.3)."""
     location = scim.location("Users", record.id)
-    memberships = await groups.groups_of(tenant_id=scim.tenant.id, user_ids=[record.id])
-    body = project(
-        to_scim_user(record, location, memberships[record.id]), resource_projection(request)
-    )
+    [memberships] = await _memberships(scim, [record])
+    body = project(to_scim_user(record, location, memberships), resource_projection(request))
     headers = {"Location": location} if status == 201 else None
     return scim_response(body, status=status, headers=headers, version=record.version)
 
@@ -150,20 +153,25 @@ async def search_users(scim: ScimContext, query: ListQuery) -> Response[Any]:
 async def render_users(
     scim: ScimContext, records: list[users.UserRecord], projection: SearchRequest[Any] | None
 ) -> list[dict[str, Any]]:
-    """A page of users as SCIM resources, their groups read in one query."""
-    memberships = await groups.groups_of(
-        tenant_id=scim.tenant.id, user_ids=[record.id for record in records]
-    )
+    """A page of users as SCIM resources."""
     return [
-        project(
-            to_scim_user(record, scim.location("Users", record.id), memberships[record.id]),
-            projection,
-        )
-        for record in records
+        project(to_scim_user(record, scim.location("Users", record.id), found), projection)
+        for record, found in zip(records, await _memberships(scim, records), strict=True)
     ]
 
 
-USERS = ResourceKind(UserFilterCompiler, users.list_users, render_users)
+async def _memberships(
+    scim: ScimContext, records: list[users.UserRecord]
+) -> list[list[tuple[UUID, str]]]:
+    """Each user's groups: read with the user (`with_groups`), or else in one query."""
+    unread = [record.id for record in records if record.groups is None]
+    found = await groups.groups_of(tenant_id=scim.tenant.id, user_ids=unread) if unread else {}
+    return [found[r.id] if r.groups is None else r.groups for r in records]
+
+
+USERS = ResourceKind(
+    UserFilterCompiler, functools.partial(users.list_users, with_groups=True), render_users
+)
 
 ROUTES = [
     create_user,

@@ -301,3 +301,20 @@ async def test_a_member_display_sent_by_the_client_is_kept(client, scim_auth, pe
     )
     members = (await client.get(f"{GROUPS}/{group['id']}", headers=scim_auth)).json()["members"]
     assert [(m["value"], m["display"]) for m in members] == [(people[0], "Zero")]
+
+
+@pytest.mark.parametrize("first", [USERS, GROUPS])
+async def test_id_filters_on_users_and_groups_each_name_their_own_table(
+    client, scim_auth, people, first
+) -> None:
+    """`User.id` and `Group.id` hash alike (Piccolo hashes a column by its name): a cache of
+    rendered column names keyed by the column once served one type's filter with the other's
+    table, a 500 on PostgreSQL."""
+    group = await create_group(client, scim_auth, members=people[:1])
+    ids = {USERS: people[0], GROUPS: group["id"]}
+    for resource in (first, *({USERS, GROUPS} - {first})):
+        response = await client.get(
+            resource, params={"filter": f'id eq "{ids[resource]}"'}, headers=scim_auth
+        )
+        assert response.status_code == 200, response.text
+        assert [found["id"] for found in response.json()["Resources"]] == [ids[resource]]

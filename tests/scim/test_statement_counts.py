@@ -8,10 +8,23 @@ from __future__ import annotations
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
-async def test_a_lookup_is_the_token_the_page_and_the_groups(client, scim_auth, sql_log) -> None:
-    await client.post(
+async def test_a_lookup_is_the_token_and_the_page_with_the_groups(
+    client, scim_auth, sql_log
+) -> None:
+    created = await client.post(
         "/api/scim/Users", json={"schemas": [CORE], "userName": "a@x.test"}, headers=scim_auth
     )
+    for name in ("Zeta", "Alpha"):
+        group = await client.post(
+            "/api/scim/Groups",
+            json={
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": name,
+                "members": [{"value": created.json()["id"]}],
+            },
+            headers=scim_auth,
+        )
+        assert group.status_code == 201
     seen = sql_log
 
     async def statements(user_name: str) -> list[str]:
@@ -27,8 +40,13 @@ async def test_a_lookup_is_the_token_the_page_and_the_groups(client, scim_auth, 
     assert "scim_token" in missing[0]
     assert "app_user" in missing[1]
     found = await statements("a@x.test")
-    assert len(found) == 3, found  # … and the user's groups
-    assert "group_member" in found[2]
+    assert len(found) == 2, found  # the user's groups are read in the page's statement
+    assert "group_member" in found[1]
+    response = await client.get(
+        "/api/scim/Users", params={"filter": 'userName eq "a@x.test"'}, headers=scim_auth
+    )
+    [user] = response.json()["Resources"]
+    assert [group["display"] for group in user["groups"]] == ["Alpha", "Zeta"]
     assert not any('FROM "tenant"' in sql or "COUNT" in sql.upper() for sql in missing + found)
 
 
@@ -54,6 +72,7 @@ async def test_a_patch_does_not_read_the_user_back(client, scim_auth, sql_log) -
     assert response.json()["meta"]["version"] != created.json()["meta"]["version"]
     reads = [sql for sql in sql_log if sql.lstrip().upper().startswith("SELECT")]
     user_reads = [sql for sql in reads if 'FROM "app_user"' in sql or "FROM app_user" in sql]
-    assert len(user_reads) == 1, user_reads  # the row lock
+    assert len(user_reads) == 1, user_reads  # the row lock, the user's groups in it
+    assert all("app_user" in sql for sql in reads if "group_member" in sql), reads
     got = await client.get(f"/api/scim/Users/{created.json()['id']}", headers=scim_auth)
     assert got.json() == response.json()

@@ -9,6 +9,7 @@ bumped by an atomic `version = version + 1`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -347,13 +348,37 @@ async def groups_of(
     sql = (
         'SELECT m."user" AS member, g.id AS group_id, g.display_name AS display_name '  # noqa: S608
         'FROM group_member m JOIN app_group g ON g.id = m."group" '
-        f'WHERE m.tenant = {{}} AND m."user" IN ({placeholders(len(user_ids))}) '
-        "ORDER BY g.display_name, g.id"
+        f'WHERE m.tenant = {{}} AND m."user" IN ({placeholders(len(user_ids))})'
     )
-    rows = await fetch(sql, tenant_id, *user_ids)
-    for row in rows:
+    for row in await fetch(sql, tenant_id, *user_ids):
         result[UUID(str(row["member"]))].append((UUID(str(row["group_id"])), row["display_name"]))
-    return result
+    return {user_id: _in_order(found) for user_id, found in result.items()}
+
+
+@functools.cache
+def memberships_of_user(engine_type: str) -> tuple[str, str]:
+    """What `groups_of` reads for one user, as a value of the user's own row: ("groups", a
+    correlated subquery giving a JSON array of [group id, displayName], or NULL), to select
+    with `app_user` (`paging.Extra`). A SCIM read then needs no statement of its own for the
+    User's `groups` (a tenth of a lookup's CPU, py-spy). Read it with `memberships`."""
+    aggregate = "json_group_array" if engine_type == "sqlite" else "json_agg"
+    pair = "json_array" if engine_type == "sqlite" else "json_build_array"
+    return (
+        "groups",
+        f"(SELECT {aggregate}({pair}(g.id, g.display_name)) "  # noqa: S608 -- our names
+        'FROM group_member m JOIN app_group g ON g.id = m."group" '
+        'WHERE m.tenant = "app_user".tenant AND m."user" = "app_user".id)',
+    )
+
+
+def memberships(value: list[list[Any]] | None) -> list[tuple[UUID, str]]:
+    """The groups `memberships_of_user` selected, in `groups_of`'s order."""
+    return _in_order([(UUID(str(group_id)), name) for group_id, name in value or ()])
+
+
+def _in_order(found: list[tuple[UUID, str]]) -> list[tuple[UUID, str]]:
+    """By displayName, then id: the same on both engines, whatever their collations."""
+    return sorted(found, key=lambda group: (group[1], str(group[0])))
 
 
 async def update_group(

@@ -21,6 +21,10 @@ from definewtf.db import fetch, is_sqlite
 from definewtf.errors import Invalid
 from definewtf.sql import SortKey
 
+#: More values to select, beside a table's columns: (name, SQL expression of ours, whose
+#: value is JSON), e.g. a correlated subquery that saves the statement that would read it.
+Extra = tuple[tuple[str, str], ...]
+
 #: The largest page any list returns (SCIM advertises it as filter.maxResults).
 MAX_PAGE_SIZE = 1000
 
@@ -33,6 +37,7 @@ async def fetch_page(
     sort: SortKey | None,
     offset: int,
     limit: int,
+    extra: Extra = (),
 ) -> tuple[int, list[dict[str, Any]]]:
     """(exact total, rows of the page). Rows follow `sort`, then creation time and id, so the
     order is total and pages neither repeat nor skip a row."""
@@ -40,7 +45,7 @@ async def fetch_page(
         raise Invalid("page out of range")
     if limit == 0:
         return await _count(table, where), []
-    selected, json_columns = _select(table, tuple(columns))
+    selected, json_columns = _select(table, tuple(columns), extra)
     order, order_args = _order_by(sort)
     if offset:
         # A deep page names its ids first and reads only those rows: the skipped rows are
@@ -73,12 +78,17 @@ async def _count(table: type[Table], where: Combinable) -> int:
 
 
 async def select_rows(
-    table: type[Table], columns: Sequence[Column], where: Combinable, *, for_update: bool = False
+    table: type[Table],
+    columns: Sequence[Column],
+    where: Combinable,
+    *,
+    for_update: bool = False,
+    extra: Extra = (),
 ) -> list[dict[str, Any]]:
     """The rows of `table` matching `where` (a resource by id), composed like a page.
     `for_update` locks them for the rest of the transaction on PostgreSQL; on SQLite the
     IMMEDIATE write transaction already excludes every other writer."""
-    selected, json_columns = _select(table, tuple(columns))
+    selected, json_columns = _select(table, tuple(columns), extra)
     lock = " FOR UPDATE" if for_update and not is_sqlite() else ""
     query = QueryString(f"{selected} WHERE {{}}{lock}", where.querystring)
     return await _rows(table, query, json_columns)
@@ -105,10 +115,18 @@ def select_list(table: type[Table], columns: Sequence[Column]) -> str:
 
 
 @functools.cache
-def _select(table: type[Table], columns: tuple[Column, ...]) -> tuple[str, tuple[str, ...]]:
-    """`SELECT "a", "b" … FROM "table"` and which of the columns hold JSON."""
-    names = ", ".join(f'"{column._meta.db_column_name}"' for column in columns)
+def _select(
+    table: type[Table], columns: tuple[Column, ...], extra: Extra = ()
+) -> tuple[str, tuple[str, ...]]:
+    """`SELECT "a", "b" … FROM "table"` and which of the columns hold JSON (`extra`'s too)."""
+    names = ", ".join(
+        [
+            *(f'"{column._meta.db_column_name}"' for column in columns),
+            *(f'{expression} AS "{name}"' for name, expression in extra),
+        ]
+    )
     json_columns = tuple(c._meta.name for c in columns if isinstance(c, JSON | JSONB))
+    json_columns += tuple(name for name, _ in extra)
     return f"SELECT {names} FROM {_name(table)}", json_columns  # noqa: S608 -- our names
 
 

@@ -17,13 +17,14 @@ from piccolo.columns.combination import WhereRaw
 from piccolo.custom_types import Combinable
 
 from definewtf.clock import utcnow
-from definewtf.db import fetch, unique_violation_as, write_transaction
+from definewtf.db import current_engine, fetch, unique_violation_as, write_transaction
 from definewtf.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from definewtf.principals import SCIM_PROVISION, TENANT_ADMIN, Actor, require_admin, require_any
 from definewtf.security import Security
 from definewtf.services import audit
-from definewtf.services.paging import fetch_page, select_rows
-from definewtf.sql import SortKey, like, row_placeholders
+from definewtf.services.groups import memberships, memberships_of_user
+from definewtf.services.paging import Extra, fetch_page, select_rows
+from definewtf.sql import SortKey, compare, like, row_placeholders
 from definewtf.statistics import STATISTICS
 from definewtf.tables import GroupMember, User, UserValue
 from definewtf.text import fold
@@ -83,6 +84,9 @@ class UserRecord:
     version: int
     created_at: datetime
     updated_at: datetime
+    #: (group id, displayName) of the user's groups, when the read asked for them
+    #: (`with_groups`); None when it did not.
+    groups: list[tuple[UUID, str]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,12 +135,18 @@ def _record(row: dict[str, Any]) -> UserRecord:
         version=row["version"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        groups=memberships(row["groups"]) if "groups" in row else None,
     )
+
+
+def _groups(with_groups: bool) -> Extra:
+    """The user's groups read in the user's own row (one statement less), if asked for."""
+    return (memberships_of_user(current_engine().engine_type),) if with_groups else ()
 
 
 def _visible(tenant_id: UUID) -> Combinable:
     """Rows of this tenant that SCIM and the API see: not soft-deleted."""
-    return (User.tenant == tenant_id) & User.deleted_at.is_null()
+    return WhereRaw('"app_user"."tenant" = {} AND "app_user"."deleted_at" IS NULL', tenant_id)
 
 
 def _columns_of(data: UserData) -> dict[Any, Any]:
@@ -257,15 +267,18 @@ async def _write_values(tenant_id: UUID, user_id: UUID, values: tuple[IndexedVal
         )
 
 
-async def get_user(*, tenant_id: UUID, user_id: UUID, actor: Actor) -> UserRecord:
-    """A user; members may read their own profile."""
+async def get_user(
+    *, tenant_id: UUID, user_id: UUID, actor: Actor, with_groups: bool = False
+) -> UserRecord:
+    """A user (and their groups, `with_groups`); members may read their own profile."""
     if not (actor.user_id == user_id and actor.tenant_id == tenant_id):
         require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
-    return await _get(tenant_id, user_id)
+    return await _get(tenant_id, user_id, with_groups=with_groups)
 
 
-async def _get(tenant_id: UUID, user_id: UUID) -> UserRecord:
-    rows = await select_rows(User, _COLUMNS, _visible(tenant_id) & (User.id == user_id))
+async def _get(tenant_id: UUID, user_id: UUID, *, with_groups: bool = False) -> UserRecord:
+    where = _visible(tenant_id) & compare(User.id, "=", user_id)
+    rows = await select_rows(User, _COLUMNS, where, extra=_groups(with_groups))
     if not rows:
         raise NotFound("User", user_id)
     return _record(rows[0])
@@ -279,12 +292,22 @@ async def list_users(
     sort: SortKey | None = None,
     offset: int = 0,
     limit: int = 100,
+    with_groups: bool = False,
 ) -> UserPage:
     """One page of the tenant's users matching `criteria` (a compiled Piccolo clause), in a
-    stable order, with the exact total. Filtering, ordering and counting happen in SQL."""
+    stable order, with the exact total (and each user's groups, `with_groups`). Filtering,
+    ordering and counting happen in SQL."""
     require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
     where = _visible(tenant_id) if criteria is None else _visible(tenant_id) & criteria
-    total, rows = await fetch_page(User, _COLUMNS, where, sort=sort, offset=offset, limit=limit)
+    total, rows = await fetch_page(
+        User,
+        _COLUMNS,
+        where,
+        sort=sort,
+        offset=offset,
+        limit=limit,
+        extra=_groups(with_groups),
+    )
     return UserPage(total=total, items=[_record(row) for row in rows])
 
 
@@ -307,10 +330,14 @@ def data_of(record: UserRecord) -> UserData:
 
 
 async def _locked(tenant_id: UUID, user_id: UUID, if_match: int | None) -> UserRecord:
-    """The visible user, row-locked for the rest of the write transaction, at the version the
-    caller expects (`if_match`, the ETag it last saw) if it names one."""
+    """The visible user with their groups, row-locked for the rest of the write transaction,
+    at the version the caller expects (`if_match`, the ETag it last saw) if it names one."""
     rows = await select_rows(
-        User, _COLUMNS, _visible(tenant_id) & (User.id == user_id), for_update=True
+        User,
+        _COLUMNS,
+        _visible(tenant_id) & compare(User.id, "=", user_id),
+        for_update=True,
+        extra=_groups(True),
     )
     if not rows:
         raise NotFound("User", user_id)
