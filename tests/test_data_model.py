@@ -51,11 +51,16 @@ async def _indexes(engine_name: str) -> dict[str, list[str]]:
 async def test_every_lookup_index_begins_with_the_tenant(client, engine_name) -> None:
     indexes = await _indexes(engine_name)
     assert len(indexes) >= 15  # the migration's composite indexes are all there
-    # The tenant table's own slug index is the only one that cannot start with a tenant.
+    # The tenant table's own slug index cannot start with a tenant; nor can PostgreSQL's
+    # trigram indexes for substring searches usefully (m0011 says why, with its measurement).
+    exceptions = {
+        "app_user_user_name_trgm": ["user_name_ci"],
+        "app_group_display_name_trgm": ["display_name_ci"],
+    }
     offenders = {
         name: columns
         for name, columns in indexes.items()
-        if columns[0] != "tenant" and columns != ["slug"]
+        if columns[0] != "tenant" and columns != ["slug"] and exceptions.get(name) != columns
     }
     assert offenders == {}
 

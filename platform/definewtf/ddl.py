@@ -13,20 +13,26 @@ from piccolo.engine import engine_finder
 
 
 def raw_migration(
-    migration_id: str, description: str, statements: Sequence[str]
+    migration_id: str,
+    description: str,
+    statements: Sequence[str],
+    engines: Sequence[str] = ("sqlite", "postgres"),
 ) -> MigrationManager:
+    """A migration running `statements` in order, on the `engines` named (Piccolo's
+    `engine_type`); on any other engine it is recorded as applied and does nothing."""
     manager = MigrationManager(
         migration_id=migration_id, app_name="definewtf", description=description
     )
     for statement in statements:
-        manager.add_raw(_runner(statement))
+        manager.add_raw(_runner(statement, engines))
     return manager
 
 
-def _runner(statement: str) -> Callable[[], Awaitable[None]]:
+def _runner(statement: str, engines: Sequence[str]) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
         engine = engine_finder()
         assert engine is not None, "no Piccolo engine configured"
-        await engine.run_ddl(statement)
+        if engine.engine_type in engines:
+            await engine.run_ddl(statement)
 
     return run

@@ -73,6 +73,33 @@ async def _assert_plan_uses(
     assert index in plan, (expression, plan)
 
 
+async def test_substring_searches_use_the_trigram_index_on_postgresql(
+    client, acme: TenantRecord, scim_auth, sql_log, engine_name
+) -> None:
+    """`co` / `sw` / `ew` match no B-tree: without m0011 the page query of a search box's
+    `userName co "…"` reads every user of the tenant. 20,000 users, inserted in one statement,
+    so that the planner's choice at a real tenant's size is the one checked."""
+    if engine_name != "postgresql":
+        pytest.skip("SQLite has no trigram index: its substring searches scan")
+    engine = current_engine()
+    await engine.run_ddl(
+        "INSERT INTO app_user (id, tenant, user_name, user_name_ci, active, version, "  # noqa: S608
+        "attributes, created_at, updated_at) "
+        f"SELECT gen_random_uuid(), '{acme.id}', 'u' || i || '@x.test', 'u' || i || '@x.test', "
+        "true, 1, '{}', now(), now() FROM generate_series(1, 20000) AS i"
+    )
+    await engine.run_ddl("ANALYZE app_user")
+    for expression in ('userName co "1234@"', 'userName sw "u1234@"', 'userName ew "1234@x.test"'):
+        sql_log.clear()
+        response = await client.get(
+            "/api/scim/Users", params={"filter": expression}, headers=scim_auth
+        )
+        assert response.json()["totalResults"] >= 1, expression
+        (page,) = [sql for sql in sql_log if "user_name_ci" in sql]
+        plan = "\n".join(row["QUERY PLAN"] for row in await engine.run_ddl(f"EXPLAIN {page}"))
+        assert "app_user_user_name_trgm" in plan, (expression, plan)
+
+
 async def test_an_external_id_lookup_uses_its_index_without_statistics(
     client, scim_auth, sql_log, engine_name
 ) -> None:
