@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.extensions import ParserCache
 from strawberry.types import Info
 
 from definewtf import profiles
@@ -214,6 +215,18 @@ async def _set_active(info: Info[Any, Any], user_id: strawberry.ID, *, active: b
     return User.of(record)
 
 
+def _selects(info: Info[Any, Any], name: str) -> bool:
+    """Whether the field being resolved selects a field `name` anywhere below it."""
+
+    def below(fields: list[Any]) -> bool:
+        return any(
+            getattr(field, "name", None) == name or below(getattr(field, "selections", []))
+            for field in fields
+        )
+
+    return below(info.selected_fields)
+
+
 @strawberry.type
 class Query:
     @strawberry.field(
@@ -331,8 +344,15 @@ class Query:
             criteria=criteria,
             offset=offset,
             limit=limit,
+            with_groups=True,  # read in the page's own statement
         )
-        return connection([User.of(r) for r in page.items], offset=offset, total=page.total)
+        grants: dict[uuid.UUID, list[roles.RoleGrant]] = {}
+        if _selects(info, "roles"):
+            grants = await roles.grants_of_users(
+                tenant_id=tenant.id, user_ids=[record.id for record in page.items]
+            )
+        nodes = [User.of(record, grants.get(record.id)) for record in page.items]
+        return connection(nodes, offset=offset, total=page.total)
 
     @strawberry.field(description="The tenant's audit trail, newest first (admins).")
     async def audit_events(
@@ -643,5 +663,7 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     exception_handlers=EXCEPTION_HANDLERS,
-    extensions=[*limits.extensions(), MaskUnexpectedErrors],
+    # The admin console sends the same few documents all day: no need to parse each again.
+    # (Strawberry's ValidationCache would never hit: the limits build new rules per request.)
+    extensions=[*limits.extensions(), lambda: ParserCache(maxsize=256), MaskUnexpectedErrors],
 )

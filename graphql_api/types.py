@@ -14,6 +14,7 @@ from strawberry.types import Info
 from definewtf.clock import utcnow
 from definewtf.errors import Invalid
 from definewtf.services import api_keys, audit, groups, roles
+from definewtf.services.roles import RoleGrant as Grant
 from definewtf.services.tenants import TenantRecord
 from definewtf.services.tokens import ROTATION_DUE_DAYS, ScimTokenInfo
 from definewtf.services.users import UserRecord
@@ -97,6 +98,10 @@ class GroupRef:
     id: strawberry.ID
     display_name: str
 
+    @classmethod
+    def of(cls, group_id: uuid.UUID, display_name: str) -> GroupRef:
+        return cls(id=strawberry.ID(str(group_id)), display_name=display_name)
+
 
 @strawberry.type
 class User:
@@ -110,21 +115,38 @@ class User:
     email: str | None
     created_at: datetime
     updated_at: datetime
+    #: Read with the page (`Query.users`). A resolver that has them answers at once: awaiting a
+    #: loader for each of a page's 100 users was most of a `users { roles groups }` page.
+    known_roles: strawberry.Private[list[RoleGrant] | None] = None
+    known_groups: strawberry.Private[list[GroupRef] | None] = None
 
     @strawberry.field(description="Roles held, directly or through SCIM groups (batched).")
-    async def roles(self, info: Info[Any, Any]) -> list[RoleGrant]:
+    def roles(self, info: Info[Any, Any]) -> list[RoleGrant]:
+        if self.known_roles is not None:
+            return self.known_roles
+        return self._load_roles(info)  # type: ignore[return-value]  # graphql-core awaits it
+
+    async def _load_roles(self, info: Info[Any, Any]) -> list[RoleGrant]:
         grants = await info.context.loaders.roles.load(uuid.UUID(str(self.id)))
         return [RoleGrant.of(grant) for grant in grants]
 
     @strawberry.field(description="SCIM groups the user is in (batched).")
-    async def groups(self, info: Info[Any, Any]) -> list[GroupRef]:
+    def groups(self, info: Info[Any, Any]) -> list[GroupRef]:
+        if self.known_groups is not None:
+            return self.known_groups
+        return self._load_groups(info)  # type: ignore[return-value]  # graphql-core awaits it
+
+    async def _load_groups(self, info: Info[Any, Any]) -> list[GroupRef]:
         refs = await info.context.loaders.groups.load(uuid.UUID(str(self.id)))
-        return [
-            GroupRef(id=strawberry.ID(str(ref.id)), display_name=ref.display_name) for ref in refs
-        ]
+        return [GroupRef.of(ref.id, ref.display_name) for ref in refs]
 
     @classmethod
-    def of(cls, record: UserRecord) -> User:
+    def of(
+        cls,
+        record: UserRecord,
+        grants: list[Grant] | None = None,
+    ) -> User:
+        groups = record.groups
         return cls(
             id=strawberry.ID(str(record.id)),
             user_name=record.user_name,
@@ -136,6 +158,8 @@ class User:
             email=record.email,
             created_at=record.created_at,
             updated_at=record.updated_at,
+            known_roles=None if grants is None else [RoleGrant.of(grant) for grant in grants],
+            known_groups=None if groups is None else [GroupRef.of(*group) for group in groups],
         )
 
 

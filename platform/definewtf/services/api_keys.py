@@ -10,7 +10,7 @@ from uuid import UUID
 from piccolo.custom_types import Combinable
 
 from definewtf.clock import utcnow
-from definewtf.db import unique_violation_as, write_transaction
+from definewtf.db import fetch, unique_violation_as, write_transaction
 from definewtf.errors import Conflict, Denied, NotFound, Unauthenticated
 from definewtf.principals import TENANT_ADMIN, Actor, ActorKind, require_admin, require_operator
 from definewtf.security import Security
@@ -182,11 +182,13 @@ async def authenticate_bearer(*, tenant_id: UUID | None, secret: str, security: 
 async def _actor_for(
     *, tenant_id: UUID, user_id: UUID, credential_id: UUID, prefix: str, kind: ActorKind
 ) -> Actor:
-    user = await (
-        User.select(User.user_name, User.active, User.deleted_at)
-        .where((User.tenant == tenant_id) & (User.id == user_id))
-        .first()
+    # Raw SQL: every GraphQL request runs it, and Piccolo builds a query object per call.
+    rows = await fetch(
+        "SELECT user_name, active, deleted_at FROM app_user WHERE tenant = {} AND id = {}",
+        tenant_id,
+        user_id,
     )
+    user = rows[0] if rows else None
     # A deactivated or deleted user's keys and sessions stop working at once.
     if user is None or not user["active"] or user["deleted_at"] is not None:
         raise Unauthenticated("invalid or expired credential")

@@ -9,16 +9,18 @@ made by hand are never touched by provisioning.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from definewtf.clock import utcnow
-from definewtf.db import lock_for_update, unique_violation_as, write_transaction
+from definewtf.db import fetch, lock_for_update, unique_violation_as, write_transaction
 from definewtf.errors import Conflict, Invalid, NotFound
 from definewtf.principals import TENANT_ADMIN, Actor, require_admin
 from definewtf.services import audit
-from definewtf.tables import Group, GroupMember, GroupRole, Role, User, UserRole
+from definewtf.sql import placeholders
+from definewtf.tables import Group, GroupRole, Role, User, UserRole
 from definewtf.text import fold
 
 
@@ -103,34 +105,8 @@ async def unmap_group_to_role(*, tenant_id: UUID, group_id: UUID, role: str, act
 
 
 async def grants_of(*, tenant_id: UUID, user_id: UUID) -> list[RoleGrant]:
-    """Every role the user holds, and why: two indexed queries, whatever the group sizes."""
-    direct = (
-        await UserRole.select(UserRole.role.name, UserRole.role.permissions)
-        .where((UserRole.tenant == tenant_id) & (UserRole.user == user_id))
-        .output(load_json=True)
-    )
-    memberships = await GroupMember.select(GroupMember.group).where(
-        (GroupMember.tenant == tenant_id) & (GroupMember.user == user_id)
-    )
-    group_ids = [row["group"] for row in memberships]
-    via_groups = []
-    if group_ids:
-        via_groups = (
-            await GroupRole.select(
-                GroupRole.role.name, GroupRole.role.permissions, GroupRole.group.display_name
-            )
-            .where((GroupRole.tenant == tenant_id) & GroupRole.group.is_in(group_ids))
-            .output(load_json=True)
-        )
-    grants = [
-        RoleGrant(row["role.name"], tuple(row["role.permissions"] or []), "direct")
-        for row in direct
-    ]
-    grants += [
-        RoleGrant(row["role.name"], tuple(row["role.permissions"] or []), row["group.display_name"])
-        for row in via_groups
-    ]
-    return sorted(grants, key=lambda g: (g.role, g.source))
+    """Every role the user holds, and why: one indexed query, whatever the group sizes."""
+    return (await grants_of_users(tenant_id=tenant_id, user_ids=[user_id]))[user_id]
 
 
 async def permissions_of(*, tenant_id: UUID, user_id: UUID) -> frozenset[str]:
@@ -142,43 +118,30 @@ async def permissions_of(*, tenant_id: UUID, user_id: UUID) -> frozenset[str]:
 
 
 async def grants_of_users(*, tenant_id: UUID, user_ids: list[UUID]) -> dict[UUID, list[RoleGrant]]:
-    """`grants_of` for a page of users in three queries, whatever the page size (the GraphQL
-    roles loader)."""
+    """`grants_of` for a page of users in one query, whatever the page size (the GraphQL
+    roles loader). Raw SQL: it runs on every GraphQL request (the caller's permissions), and
+    Piccolo's three joined selects were a sixth of a GraphQL page's CPU (py-spy)."""
     result: dict[UUID, list[RoleGrant]] = {user_id: [] for user_id in user_ids}
     if not user_ids:
         return result
-    direct = (
-        await UserRole.select(UserRole.user, UserRole.role.name, UserRole.role.permissions)
-        .where((UserRole.tenant == tenant_id) & UserRole.user.is_in(user_ids))
-        .output(load_json=True)
+    listed = placeholders(len(user_ids))
+    sql = (
+        'SELECT ur."user" AS member, r.name AS name, r.permissions AS permissions, '  # noqa: S608
+        "NULL AS source FROM user_role ur JOIN role r ON r.id = ur.role "
+        f'WHERE ur.tenant = {{}} AND ur."user" IN ({listed}) '
+        "UNION ALL "
+        'SELECT m."user", r.name, r.permissions, g.display_name FROM group_member m '
+        'JOIN group_role gr ON gr.tenant = m.tenant AND gr."group" = m."group" '
+        'JOIN role r ON r.id = gr.role JOIN app_group g ON g.id = m."group" '
+        f'WHERE m.tenant = {{}} AND m."user" IN ({listed})'
     )
-    for row in direct:
-        result[UUID(str(row["user"]))].append(
-            RoleGrant(row["role.name"], tuple(row["role.permissions"] or []), "direct")
-        )
-    memberships = await GroupMember.select(GroupMember.user, GroupMember.group).where(
-        (GroupMember.tenant == tenant_id) & GroupMember.user.is_in(user_ids)
-    )
-    groups_of_user: dict[UUID, list[UUID]] = {}
-    for row in memberships:
-        groups_of_user.setdefault(UUID(str(row["group"])), []).append(UUID(str(row["user"])))
-    if groups_of_user:
-        mapped = (
-            await GroupRole.select(
-                GroupRole.group,
-                GroupRole.role.name,
-                GroupRole.role.permissions,
-                GroupRole.group.display_name,
-            )
-            .where((GroupRole.tenant == tenant_id) & GroupRole.group.is_in(list(groups_of_user)))
-            .output(load_json=True)
-        )
-        for row in mapped:
-            grant = RoleGrant(
-                row["role.name"], tuple(row["role.permissions"] or []), row["group.display_name"]
-            )
-            for user_id in groups_of_user[UUID(str(row["group"]))]:
-                result[user_id].append(grant)
+    for row in await fetch(sql, tenant_id, *user_ids, tenant_id, *user_ids):
+        permissions = row["permissions"]
+        if isinstance(permissions, str):
+            permissions = json.loads(permissions)
+        source = "direct" if row["source"] is None else row["source"]
+        grant = RoleGrant(row["name"], tuple(permissions or []), source)
+        result[UUID(str(row["member"]))].append(grant)
     return {
         user_id: sorted(grants, key=lambda g: (g.role, g.source))
         for user_id, grants in result.items()
