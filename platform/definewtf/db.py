@@ -22,7 +22,7 @@ import contextlib
 import sqlite3
 import threading
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,12 +30,15 @@ from urllib.parse import unquote, urlsplit
 
 import aiosqlite
 import asyncpg
+from piccolo.columns import JSON, JSONB, Column
+from piccolo.custom_types import Combinable
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
 from piccolo.query.base import Query
 from piccolo.querystring import QueryString
 from piccolo.table import Table
+from piccolo.utils.encoding import dump_json
 
 from definewtf.errors import Conflict, Unavailable
 from definewtf.tables import ALL_TABLES, Tenant
@@ -170,6 +173,38 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     engine = current_engine()
     rows = await engine.run_querystring(QueryString(sql, *args))
     return engine.transform_response_to_dicts(rows) if rows else []
+
+
+async def insert_row(table: type[Table], values: Mapping[Column, Any]) -> None:
+    """INSERT one row of `values` (column → value; JSON columns take Python values). Like
+    `fetch`, for the writes every request makes: Piccolo builds a query object per call."""
+    names, args = _assignments(values)
+    await fetch(
+        f'INSERT INTO "{table._meta.tablename}" ({", ".join(names)}) '  # noqa: S608 -- our names
+        f"VALUES ({', '.join('{}' for _ in args)})",
+        *args,
+    )
+
+
+async def update_rows(table: type[Table], values: Mapping[Column, Any], where: Combinable) -> None:
+    """UPDATE the rows of `table` that `where` matches with `values`, as `insert_row`."""
+    names, args = _assignments(values)
+    assignments = ", ".join(f"{name} = {{}}" for name in names)
+    await fetch(
+        f'UPDATE "{table._meta.tablename}" SET {assignments} WHERE {{}}',  # noqa: S608
+        *args,
+        where.querystring,
+    )
+
+
+def _assignments(values: Mapping[Column, Any]) -> tuple[list[str], list[Any]]:
+    names, args = [], []
+    for column, value in values.items():
+        names.append(f'"{column._meta.db_column_name}"')
+        if isinstance(column, JSON | JSONB) and value is not None and not isinstance(value, str):
+            value = dump_json(value)
+        args.append(value)
+    return names, args
 
 
 async def _release_connection(connection: asyncpg.Connection) -> None:

@@ -10,6 +10,7 @@ from uuid import UUID
 from piccolo.custom_types import Combinable
 
 from definewtf.clock import utcnow
+from definewtf.db import insert_row
 from definewtf.errors import Invalid
 from definewtf.ids import uuid7
 from definewtf.principals import Actor, require_admin
@@ -30,22 +31,24 @@ async def record(
 ) -> None:
     """Append an audit event. Call it inside the service's write transaction, so the event
     exists exactly when the change does. Never pass a secret in `before` / `after`."""
-    await AuditEvent.insert(
-        AuditEvent(
+    column = AuditEvent
+    await insert_row(
+        AuditEvent,
+        {
             # Time-ordered: events of the same second keep the order they happened in.
-            id=uuid7(),
-            tenant=tenant_id,
-            occurred_at=utcnow(),
-            actor_type=actor.kind,
-            actor_id=actor.user_id or actor.credential_id,
-            actor_label=actor.label,
-            action=action,
-            target_type=target_type,
-            target_id=str(target_id),
-            before=before,
-            after=after,
-            request_id=request_id(),
-        )
+            column.id: uuid7(),
+            column.tenant: tenant_id,
+            column.occurred_at: utcnow(),
+            column.actor_type: actor.kind,
+            column.actor_id: actor.user_id or actor.credential_id,
+            column.actor_label: actor.label,
+            column.action: action,
+            column.target_type: target_type,
+            column.target_id: str(target_id),
+            column.before: before,
+            column.after: after,
+            column.request_id: request_id(),
+        },
     )
 
 
