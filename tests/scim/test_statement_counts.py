@@ -76,3 +76,20 @@ async def test_a_patch_does_not_read_the_user_back(client, scim_auth, sql_log) -
     assert all("app_user" in sql for sql in reads if "group_member" in sql), reads
     got = await client.get(f"/api/scim/Users/{created.json()['id']}", headers=scim_auth)
     assert got.json() == response.json()
+
+
+async def test_a_create_does_not_read_the_new_users_groups(client, scim_auth, sql_log) -> None:
+    """An initial sync is one POST per user: a user just created is in no group, so its
+    response needs no groups read, and nothing is read back."""
+    await client.get("/api/scim/ServiceProviderConfig", headers=scim_auth)  # tenant cached
+    sql_log.clear()
+    response = await client.post(
+        "/api/scim/Users",
+        json={"schemas": [CORE], "userName": "new@x.test", "title": "Engineer"},
+        headers=scim_auth,
+    )
+    assert response.status_code == 201
+    assert response.json().get("groups", []) == []
+    assert not any("group_member" in sql for sql in sql_log), sql_log
+    reads = [sql for sql in sql_log if sql.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 2, reads  # the token, and whether the userName is taken

@@ -20,6 +20,7 @@ from definewtf.clock import utcnow
 from definewtf.db import (
     current_engine,
     fetch,
+    insert_row,
     unique_violation_as,
     update_rows,
     write_transaction,
@@ -192,41 +193,51 @@ async def create_user(
     now = utcnow()
     conflict = Conflict("User", "userName", f"userName {data.user_name!r} is already taken")
     async with write_transaction():
-        existing = await (
-            User.select(User.id, User.deleted_at, User.version, User.created_at)
-            .where((User.tenant == tenant_id) & (User.user_name_ci == values[User.user_name_ci]))
-            .first()
+        # Raw SQL, like every statement of a create: an IdP's initial sync is one per user.
+        found = await fetch(
+            "SELECT id, deleted_at, version, created_at FROM app_user "
+            "WHERE tenant = {} AND user_name_ci = {}",
+            tenant_id,
+            values[User.user_name_ci],
         )
+        existing = found[0] if found else None
+        groups: list[tuple[UUID, str]] | None
         if existing is not None and existing["deleted_at"] is None:
             raise conflict
         if existing is not None:
             user_id = UUID(str(existing["id"]))
             version, created_at = existing["version"] + 1, existing["created_at"]
-            await User.update(
+            await update_rows(
+                User,
                 {
                     **values,
                     User.deleted_at: None,
                     User.password_hash: password_hash,
                     User.version: version,
                     User.updated_at: now,
-                }
-            ).where(User.id == user_id)
-            action = "user.restore"
-        else:
-            version, created_at = 1, now
-            user = User(
-                tenant=tenant_id,
-                password_hash=password_hash,
-                created_at=now,
-                updated_at=now,
-                version=1,
+                },
+                compare(User.id, "=", user_id),
             )
-            for column, value in values.items():
-                setattr(user, column._meta.name, value)
+            action = "user.restore"
+            groups = None  # the restored user's memberships are read with the response
+        else:
+            user_id, version, created_at = uuid4(), 1, now
             with unique_violation_as(conflict):
-                await User.insert(user)
-            user_id = user.id
+                await insert_row(
+                    User,
+                    {
+                        User.id: user_id,
+                        User.tenant: tenant_id,
+                        User.deleted_at: None,
+                        User.password_hash: password_hash,
+                        User.version: version,
+                        User.created_at: now,
+                        User.updated_at: now,
+                        **values,
+                    },
+                )
             action = "user.create"
+            groups = []  # a new user is in no group yet
         if data.values is not None:
             await _write_values(tenant_id, user_id, data.values)
         # What was just written, not read back (one statement less per user an IdP syncs).
@@ -236,6 +247,7 @@ async def create_user(
             version=version,
             created_at=created_at,
             updated_at=now,
+            groups=groups,
             **_record_fields(values),
         )
         await audit.record(
