@@ -125,3 +125,37 @@ async def test_an_external_id_lookup_uses_its_index_without_statistics(
         str(row["detail"]) for row in await current_engine().run_ddl(f"EXPLAIN QUERY PLAN {page}")
     )
     assert "app_user_tenant_external_id" in plan, plan
+
+
+async def test_a_page_reads_each_users_groups_by_the_user_index(
+    client, scim_auth, sql_log, engine_name
+) -> None:
+    """The groups of a page's users are read in the page's statement (one correlated
+    subquery per user). Without statistics, SQLite chose the covering (tenant, group, user)
+    index and read every membership of the tenant for each user: 35 ms instead of 0.9 for a
+    page of 100 once a 2,000-member group existed (bench)."""
+    if engine_name != "sqlite":
+        pytest.skip("PostgreSQL keeps statistics and picks the index by cost")
+    user = await client.post(
+        "/api/scim/Users",
+        json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "m@x.test"},
+        headers=scim_auth,
+    )
+    group = await client.post(
+        "/api/scim/Groups",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Everyone",
+            "members": [{"value": user.json()["id"]}],
+        },
+        headers=scim_auth,
+    )
+    assert group.status_code == 201
+    sql_log.clear()
+    response = await client.get("/api/scim/Users", headers=scim_auth)
+    assert [g["display"] for g in response.json()["Resources"][0]["groups"]] == ["Everyone"]
+    (page,) = [sql for sql in sql_log if "group_member" in sql]
+    plan = " ".join(
+        str(row["detail"]) for row in await current_engine().run_ddl(f"EXPLAIN QUERY PLAN {page}")
+    )
+    assert "group_member_tenant_user" in plan, plan

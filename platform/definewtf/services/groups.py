@@ -361,12 +361,18 @@ def memberships_of_user(engine_type: str) -> tuple[str, str]:
     correlated subquery giving a JSON array of [group id, displayName], or NULL), to select
     with `app_user` (`paging.Extra`). A SCIM read then needs no statement of its own for the
     User's `groups` (a tenth of a lookup's CPU, py-spy). Read it with `memberships`."""
-    aggregate = "json_group_array" if engine_type == "sqlite" else "json_agg"
-    pair = "json_array" if engine_type == "sqlite" else "json_build_array"
+    sqlite = engine_type == "sqlite"
+    aggregate = "json_group_array" if sqlite else "json_agg"
+    pair = "json_array" if sqlite else "json_build_array"
+    # Without statistics of group_member (a connection opened before its ANALYZE, or none
+    # yet), SQLite prefers the covering (tenant, group, user) index and reads every
+    # membership of the tenant for each user: 35 ms instead of 0.9 for a page of 100 once
+    # a 2,000-member group exists.
+    index = " INDEXED BY group_member_tenant_user" if sqlite else ""
     return (
         "groups",
         f"(SELECT {aggregate}({pair}(g.id, g.display_name)) "  # noqa: S608 -- our names
-        'FROM group_member m JOIN app_group g ON g.id = m."group" '
+        f'FROM group_member m{index} JOIN app_group g ON g.id = m."group" '
         'WHERE m.tenant = "app_user".tenant AND m."user" = "app_user".id)',
     )
 
