@@ -41,6 +41,7 @@ from piccolo.table import Table
 from piccolo.utils.encoding import dump_json
 
 from definewtf.errors import Conflict, Unavailable
+from definewtf.sql import placeholders
 from definewtf.tables import ALL_TABLES, Tenant
 
 SQLITE_TIMEOUT_SECONDS = 30.0
@@ -181,7 +182,7 @@ async def insert_row(table: type[Table], values: Mapping[Column, Any]) -> None:
     names, args = _assignments(values)
     await fetch(
         f'INSERT INTO "{table._meta.tablename}" ({", ".join(names)}) '  # noqa: S608 -- our names
-        f"VALUES ({', '.join('{}' for _ in args)})",
+        f"VALUES ({placeholders(len(args))})",
         *args,
     )
 

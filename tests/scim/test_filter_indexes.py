@@ -121,9 +121,7 @@ async def test_an_external_id_lookup_uses_its_index_without_statistics(
     )
     assert response.json()["totalResults"] == 1
     (page,) = [sql for sql in sql_log if "external_id" in sql]
-    plan = " ".join(
-        str(row["detail"]) for row in await current_engine().run_ddl(f"EXPLAIN QUERY PLAN {page}")
-    )
+    plan = await _sqlite_plan(page)
     assert "app_user_tenant_external_id" in plan, plan
 
 
@@ -155,7 +153,10 @@ async def test_a_page_reads_each_users_groups_by_the_user_index(
     response = await client.get("/api/scim/Users", headers=scim_auth)
     assert [g["display"] for g in response.json()["Resources"][0]["groups"]] == ["Everyone"]
     (page,) = [sql for sql in sql_log if "group_member" in sql]
-    plan = " ".join(
-        str(row["detail"]) for row in await current_engine().run_ddl(f"EXPLAIN QUERY PLAN {page}")
-    )
+    plan = await _sqlite_plan(page)
     assert "group_member_tenant_user" in plan, plan
+
+
+async def _sqlite_plan(sql: str) -> str:
+    rows = await current_engine().run_ddl(f"EXPLAIN QUERY PLAN {sql}")
+    return " ".join(str(row["detail"]) for row in rows)
