@@ -5,6 +5,10 @@ after each)."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
+from definewtf.tables import UserValue
+
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
@@ -93,3 +97,104 @@ async def test_a_create_does_not_read_the_new_users_groups(client, scim_auth, sq
     assert not any("group_member" in sql for sql in sql_log), sql_log
     reads = [sql for sql in sql_log if sql.lstrip().upper().startswith("SELECT")]
     assert len(reads) == 2, reads  # the token, and whether the userName is taken
+    # A new user has no searchable values yet: they are inserted, nothing is deleted.
+    [write] = _value_writes(sql_log)
+    assert write.lstrip().upper().startswith("INSERT"), write
+
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+async def _stored_values(user_id: str) -> dict[tuple[str, str, int], tuple[str, str]]:
+    """(attr, sub, entry) → (row id, value) of the user's `user_value` rows."""
+    rows = await UserValue.select(
+        UserValue.id, UserValue.attr, UserValue.sub, UserValue.entry, UserValue.value
+    ).where(UserValue.user == UUID(user_id))
+    return {(r["attr"], r["sub"], r["entry"]): (str(r["id"]), r["value"]) for r in rows}
+
+
+def _value_writes(log: list[str]) -> list[str]:
+    return [sql for sql in log if "user_value" in sql and not sql.lstrip().startswith("SELECT")]
+
+
+async def _found(client, scim_auth, expression: str) -> int:
+    response = await client.get("/api/scim/Users", params={"filter": expression}, headers=scim_auth)
+    assert response.status_code == 200, response.text
+    return int(response.json()["totalResults"])
+
+
+async def _replace(client, scim_auth, user_id: str, path: str, value: object):
+    response = await client.patch(
+        f"/api/scim/Users/{user_id}",
+        json={
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": path, "value": value}],
+        },
+        headers=scim_auth,
+    )
+    assert response.status_code == 200, response.text
+    return response
+
+
+async def test_an_update_rewrites_only_the_searchable_values_that_changed(
+    client, scim_auth, sql_log
+) -> None:
+    """Entra's attribute sync changes a title: one `user_value` row goes and one comes, the
+    others (and their index entries) stay as they are; a deactivation (a column) writes none."""
+    created = await client.post(
+        "/api/scim/Users",
+        json={
+            "schemas": [CORE, ENTERPRISE],
+            "userName": "a@x.test",
+            "title": "Engineer",
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "emails": [{"value": "a@x.test", "primary": True}, {"value": "ada@y.test"}],
+            ENTERPRISE: {"department": "R&D"},
+        },
+        headers=scim_auth,
+    )
+    user_id = created.json()["id"]
+    before = await _stored_values(user_id)
+    response = await _replace(client, scim_auth, user_id, "title", "Architect")
+    after = await _stored_values(user_id)
+    changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+    assert changed == {("title", "", 0)}, changed
+    assert after[("title", "", 0)][1] == "Architect"
+    assert await _found(client, scim_auth, 'title eq "Architect"') == 1
+    assert await _found(client, scim_auth, 'title eq "Engineer"') == 0
+    assert await _found(client, scim_auth, 'emails.value eq "ada@y.test"') == 1
+    assert await _found(client, scim_auth, f'{ENTERPRISE}:department eq "R&D"') == 1
+
+    sql_log.clear()
+    response = await _replace(client, scim_auth, user_id, "active", False)
+    assert response.json()["active"] is False
+    assert _value_writes(sql_log) == []
+    assert await _stored_values(user_id) == after
+
+
+async def test_a_replacement_that_drops_attributes_drops_their_values(client, scim_auth) -> None:
+    created = await client.post(
+        "/api/scim/Users",
+        json={
+            "schemas": [CORE],
+            "userName": "a@x.test",
+            "title": "Engineer",
+            "emails": [{"value": "a@x.test"}, {"value": "b@x.test"}],
+        },
+        headers=scim_auth,
+    )
+    user_id = created.json()["id"]
+    response = await client.put(
+        f"/api/scim/Users/{user_id}",
+        json={"schemas": [CORE], "userName": "a@x.test", "emails": [{"value": "b@x.test"}]},
+        headers=scim_auth,
+    )
+    assert response.status_code == 200, response.text
+    stored = await _stored_values(user_id)
+    assert {key: value for key, (_, value) in stored.items()} == {
+        ("emails", "value", 0): "b@x.test"
+    }
+    assert await _found(client, scim_auth, "title pr") == 0
+    assert await _found(client, scim_auth, 'emails.value eq "a@x.test"') == 0
+    assert await _found(client, scim_auth, 'emails.value eq "b@x.test"') == 1
