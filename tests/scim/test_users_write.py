@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from uuid import UUID
 
 import pytest
 
-from definewtf.tables import AuditEvent, User
+from definewtf.tables import AuditEvent, User, UserValue
 
 USERS = "/api/scim/Users"
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -226,6 +227,16 @@ async def test_concurrent_patches_lose_no_write(client, scim_auth, user) -> None
     final = (await client.get(f"{USERS}/{user['id']}", headers=scim_auth)).json()
     values = {e["value"] for e in final["emails"]}
     assert {f"e{i}@example.com" for i in range(12)} <= values
+    # The searchable values follow the representation: each update wrote its values after
+    # the previous one committed (a lock waited for must not leave a stale read behind).
+    rows = await UserValue.select(UserValue.entry, UserValue.value).where(
+        (UserValue.user == UUID(user["id"]))
+        & (UserValue.attr == "emails")
+        & (UserValue.sub == "value")
+    )
+    assert sorted((r["entry"], r["value"]) for r in rows) == [
+        (entry, email["value"]) for entry, email in enumerate(final["emails"])
+    ]
 
 
 async def test_delete_is_a_soft_delete_and_recreate_restores(client, scim_auth, user) -> None:

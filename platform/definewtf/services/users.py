@@ -307,6 +307,11 @@ def _values_of_user(engine_type: str) -> tuple[str, str]:
     )
 
 
+#: The user's version as the statement's snapshot sees it: it differs from the locked row's
+#: when `FOR UPDATE` waited for another writer (see `_locked`).
+_SEEN_VERSION = ("seen_version", '(SELECT s.version FROM app_user s WHERE s.id = "app_user".id)')
+
+
 async def _update_values(
     tenant_id: UUID, user_id: UUID, stored: list[list[Any]], values: tuple[IndexedValue, ...]
 ) -> None:
@@ -401,13 +406,14 @@ async def _locked(
     """The visible user with their groups, row-locked for the rest of the write transaction,
     at the version the caller expects (`if_match`, the ETag it last saw) if it names one; and
     its stored searchable values (`_values_of_user`)."""
-    rows = await select_rows(
-        User,
-        _COLUMNS,
-        _visible(tenant_id) & compare(User.id, "=", user_id),
-        for_update=True,
-        extra=(*_groups(True), _values_of_user(current_engine().engine_type)),
-    )
+    extra = (*_groups(True), _values_of_user(current_engine().engine_type), _SEEN_VERSION)
+    where = _visible(tenant_id) & compare(User.id, "=", user_id)
+    rows = await select_rows(User, _COLUMNS, where, for_update=True, extra=extra)
+    if rows and rows[0]["seen_version"] != rows[0]["version"]:
+        # On PostgreSQL, a lock waited for hands over the row as the other writer left it,
+        # but the statement's subqueries (values, groups) still read the snapshot from
+        # before the wait. The lock is held now: read again, in a statement that sees it all.
+        rows = await select_rows(User, _COLUMNS, where, extra=extra)
     if not rows:
         raise NotFound("User", user_id)
     record = _record(rows[0])
