@@ -7,6 +7,7 @@ row without a model round-trip.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 from uuid import UUID
 
@@ -20,7 +21,13 @@ from scim2_models import (
     User,
 )
 
-from definewtf.registry import GROUP_SCHEMA, USER_SCHEMA, user_values
+from definewtf.registry import (
+    ENTERPRISE_USER_SCHEMA,
+    GROUP_SCHEMA,
+    USER_SCHEMA,
+    AttributeSpec,
+    user_values,
+)
 from definewtf.services.groups import GroupData, GroupRecord, Member, MemberOp
 from definewtf.services.users import UserData, UserRecord, data_of
 from scim_facade.requests import POLICY, scim_error_of
@@ -35,29 +42,52 @@ _NOT_STORED = {"id", "meta", "password", "userName", "externalId"}
 
 
 def from_scim_user(resource: ScimUser) -> UserData:
-    dumped = resource.model_dump(scim_policy=POLICY)
-    attributes = {key: value for key, value in dumped.items() if key not in _NOT_STORED}
-    email = _primary_email(resource)
+    return _data_of(resource.model_dump(scim_policy=POLICY), resource.password)
+
+
+def _data_of(body: dict[str, Any], password: str | None = None) -> UserData:
+    """A user from its representation as scim2-models dumps it (canonical names)."""
+    attributes = {key: value for key, value in body.items() if key not in _NOT_STORED}
+    name = body.get("name") or {}
     return UserData(
-        user_name=resource.user_name or "",
+        user_name=body.get("userName") or "",
         # Unassigned (never sent, or removed by PATCH) leaves the account's state as it is:
         # removing `active` must not silently reactivate anyone.
-        active=resource.active,
-        external_id=resource.external_id,
-        given_name=resource.name.given_name if resource.name else None,
-        family_name=resource.name.family_name if resource.name else None,
-        display_name=resource.display_name,
-        email=email,
+        active=body.get("active"),
+        external_id=body.get("externalId"),
+        given_name=name.get("givenName"),
+        family_name=name.get("familyName"),
+        display_name=body.get("displayName"),
+        email=_primary_email(body.get("emails") or []),
         attributes=attributes,
-        password=resource.password,
+        password=password,
         values=user_values(attributes),
     )
 
 
-def _primary_email(resource: ScimUser) -> str | None:
-    emails = [e for e in (resource.emails or []) if e.value]
-    primary = next((e for e in emails if e.primary), emails[0] if emails else None)
-    return None if primary is None else str(primary.value)
+def _primary_email(emails: list[dict[str, Any]]) -> str | None:
+    emails = [e for e in emails if e.get("value")]
+    primary = next((e for e in emails if e.get("primary")), emails[0] if emails else None)
+    return None if primary is None else str(primary["value"])
+
+
+def assign(data: UserData, assignments: Sequence[tuple[AttributeSpec, Any]]) -> UserData:
+    """`data` with each (attribute, value) set in its representation, in order: what PATCH
+    `replace` does to single strings and booleans (`AttributeSpec.settable`), without a
+    model round-trip (scim2-models' parse, patch and dump were 38% of a PATCH's CPU)."""
+    body = _representation(data)
+    for spec, value in assignments:
+        *parents, name = spec.location
+        container = body
+        for parent in parents:
+            inner = container.get(parent)
+            container[parent] = inner = dict(inner) if isinstance(inner, dict) else {}
+            container = inner
+        container[name] = value
+        extension = parents[:1] == [ENTERPRISE_USER_SCHEMA]
+        if extension and ENTERPRISE_USER_SCHEMA not in body["schemas"]:
+            body["schemas"] = [*body["schemas"], ENTERPRISE_USER_SCHEMA]
+    return _data_of(body)
 
 
 def _representation(data: UserData) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from scim2_models import (
 )
 from scim2_models.path import CompareOperator, Comparison, LogicalExpr, LogicalOperator
 
-from definewtf.registry import ENTERPRISE_USER_SCHEMA
+from definewtf.registry import ENTERPRISE_USER_SCHEMA, USER_ATTRIBUTES, AttributeSpec
 from definewtf.services.groups import MemberOp
 from scim_facade.filters import parse_filter
 from scim_facade.mapping import ScimUser, member_op
@@ -65,6 +65,46 @@ def normalize_operations(payload: dict[str, Any], users_url: str) -> dict[str, A
     if not isinstance(operations, list):
         return payload
     return {**payload, "Operations": [_normalize_operation(op, users_url) for op in operations]}
+
+
+PATCH_OP_SCHEMA = str(PatchOp.__schema__)
+_OPERATION_KEYS = frozenset({"op", "path", "value"})
+
+
+def _assignment(path: Any, value: Any) -> tuple[AttributeSpec, Any] | None:
+    spec = USER_ATTRIBUTES.get(path.lower()) if isinstance(path, str) else None
+    if spec is None or not spec.settable:
+        return None
+    if spec.kind == "boolean":
+        return (spec, value) if isinstance(value, bool) else None
+    return (spec, value) if isinstance(value, str) and value else None
+
+
+def simple_assignments(payload: dict[str, Any]) -> list[tuple[AttributeSpec, Any]] | None:
+    """The PATCH as (attribute, value) assignments when every operation replaces single
+    strings or booleans (`AttributeSpec.settable`) with values of their type: `replace` or
+    `add` with such a path (Entra's attribute sync and deactivation), or without a path and an
+    object of such attributes (Okta's `{"active": false}`). None for anything else, which
+    scim2-models validates and applies (`parse_patch`), errors included."""
+    operations = payload.get("Operations")
+    if payload.get("schemas") != [PATCH_OP_SCHEMA] or not set(payload) <= {"schemas", "Operations"}:
+        return None
+    if not isinstance(operations, list) or not operations:
+        return None
+    found: list[tuple[AttributeSpec, Any] | None] = []
+    for operation in operations:
+        if not isinstance(operation, dict) or not set(operation) <= _OPERATION_KEYS:
+            return None
+        if str(operation.get("op")).lower() not in ("replace", "add"):
+            return None
+        path, value = operation.get("path"), operation.get("value")
+        if path is not None:
+            found.append(_assignment(path, value))
+        elif isinstance(value, dict) and value:
+            found += (_assignment(key, item) for key, item in value.items())
+        else:
+            return None
+    return None if None in found else [a for a in found if a is not None]
 
 
 def parse_patch(payload: dict[str, Any], users_url: str) -> PatchOp[ScimUser]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from piccolo.columns import Column
-from scim2_models import Attribute, EnterpriseUser, Group, ResourceType, Schema, User
+from scim2_models import Attribute, EnterpriseUser, Group, Mutability, ResourceType, Schema, User
 
 from definewtf import tables
 from definewtf.services.users import IndexedValue
@@ -56,10 +56,27 @@ class AttributeSpec:
     column: Column | None = None
     #: Sub-attributes (complex attributes only), by lower-cased name.
     children: tuple[str, ...] = ()
+    #: Where the value sits in the stored representation, by canonical names:
+    #: `("title",)`, `("name", "givenName")`, `(ENTERPRISE_USER_SCHEMA, "department")`.
+    location: tuple[str, ...] = ()
+    #: A single string or boolean that PATCH may set in place (`scim_facade.patch`): the
+    #: attribute and, for a sub-attribute, its parent are single-valued and readWrite, with
+    #: no canonical values and no reference type.
+    settable: bool = False
 
     @property
     def indexed(self) -> bool:
         return self.column is None and self.kind in ("string", "boolean")
+
+
+def _settable(attribute: Attribute, parent: Attribute | None = None) -> bool:
+    def plain(a: Attribute) -> bool:
+        return (
+            not a.multi_valued and a.mutability == Mutability.read_write and not a.canonical_values
+        )
+
+    simple = attribute.type in (Attribute.Type.string, Attribute.Type.boolean)
+    return simple and plain(attribute) and (parent is None or plain(parent))
 
 
 def _kind(attribute: Attribute) -> Kind:
@@ -75,11 +92,14 @@ def _kind(attribute: Attribute) -> Kind:
     return "other"
 
 
-def _specs(schema: Schema, prefix: str) -> Iterator[AttributeSpec]:
+def _specs(schema: Schema, prefix: str, container: tuple[str, ...]) -> Iterator[AttributeSpec]:
+    """`container`: where the schema's attributes sit in a representation (the extension's
+    URN, or nothing for the core schema)."""
     for attribute in schema.attributes or []:
         name = (attribute.name or "").lower()
         attr = f"{prefix}{name}"
         subs = attribute.sub_attributes or []
+        location = (*container, attribute.name or "")
         yield AttributeSpec(
             key=attr,
             attr=attr,
@@ -88,6 +108,8 @@ def _specs(schema: Schema, prefix: str) -> Iterator[AttributeSpec]:
             multi_valued=bool(attribute.multi_valued),
             case_exact=bool(attribute.case_exact),
             children=tuple((s.name or "").lower() for s in subs),
+            location=location,
+            settable=_settable(attribute),
         )
         for sub in subs:
             sub_name = (sub.name or "").lower()
@@ -98,6 +120,8 @@ def _specs(schema: Schema, prefix: str) -> Iterator[AttributeSpec]:
                 kind=_kind(sub),
                 multi_valued=bool(attribute.multi_valued),
                 case_exact=bool(sub.case_exact),
+                location=(*location, sub.name or ""),
+                settable=_settable(sub, attribute),
             )
 
 
@@ -132,9 +156,9 @@ def _column_backed() -> dict[str, AttributeSpec]:
 def _build_user_registry() -> dict[str, AttributeSpec]:
     registry: dict[str, AttributeSpec] = {}
     core, enterprise, _ = SCHEMAS
-    for spec in _specs(core, ""):
+    for spec in _specs(core, "", ()):
         registry[spec.key] = spec
-    for spec in _specs(enterprise, ENTERPRISE_USER_SCHEMA.lower() + ":"):
+    for spec in _specs(enterprise, ENTERPRISE_USER_SCHEMA.lower() + ":", (ENTERPRISE_USER_SCHEMA,)):
         registry[spec.key] = spec
     # Never searchable: write-only, or derived from other tables.
     for key in (
@@ -146,7 +170,11 @@ def _build_user_registry() -> dict[str, AttributeSpec]:
         "groups.$ref",
     ):
         registry.pop(key, None)
-    registry.update(_column_backed())
+    for key, spec in _column_backed().items():
+        described = registry.get(key)  # where the schema has it too: how PATCH may set it
+        if described is not None:
+            spec = replace(spec, location=described.location, settable=described.settable)
+        registry[key] = spec
     return registry
 
 
@@ -161,7 +189,7 @@ USER_MULTI_VALUED: frozenset[str] = frozenset(
 
 def _build_group_registry() -> dict[str, AttributeSpec]:
     group = tables.Group
-    registry = {spec.key: spec for spec in _specs(SCHEMAS[2], "")}
+    registry = {spec.key: spec for spec in _specs(SCHEMAS[2], "", ())}
     registry.update(
         {
             "id": _column_spec("id", "uuid", group.id, True),

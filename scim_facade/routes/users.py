@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -16,8 +17,15 @@ from definewtf.services import groups, users
 from definewtf.services.users import UserData
 from scim_facade.context import ScimContext
 from scim_facade.filters import UserFilterCompiler
-from scim_facade.mapping import ScimUser, from_scim_user, project, scim_user_of, to_scim_user
-from scim_facade.patch import parse_patch
+from scim_facade.mapping import (
+    ScimUser,
+    assign,
+    from_scim_user,
+    project,
+    scim_user_of,
+    to_scim_user,
+)
+from scim_facade.patch import parse_patch, simple_assignments
 from scim_facade.requests import (
     POLICY,
     ListQuery,
@@ -101,12 +109,17 @@ async def patch_user(
     request: Request[Any, Any, Any], user_id: FromPath[str], scim: NamedDependency[ScimContext]
 ) -> Response[Any]:
     """RFC 7644 §3.5.2: all operations apply, or none (the service's transaction)."""
-    operations = parse_patch(await read_json(request), f"{scim.base_url}/Users")
+    payload = await read_json(request)
+    assignments = simple_assignments(payload)
+    if assignments is not None:
+        change: Callable[[UserData], UserData] = functools.partial(assign, assignments=assignments)
+    else:
+        operations = parse_patch(payload, f"{scim.base_url}/Users")
 
-    def change(current: UserData) -> UserData:
-        resource = scim_user_of(current)
-        operations.patch(resource, scim_policy=POLICY)
-        return from_scim_user(resource)
+        def change(current: UserData) -> UserData:
+            resource = scim_user_of(current)
+            operations.patch(resource, scim_policy=POLICY)
+            return from_scim_user(resource)
 
     record = await users.update_user(
         tenant_id=scim.tenant.id,
