@@ -131,7 +131,7 @@ def _removed_by_filter(path: str) -> frozenset[UUID]:
     """`members[value eq "a" or value eq "b"]` → {a, b}: the only member filter IdPs send."""
     inner = path[path.index("[") + 1 : path.rindex("]")] if path.endswith("]") else ""
     try:
-        node = parse_filter(inner).ast if inner else None
+        node = parse_filter(inner) if inner else None
     except InvalidFilterException as exc:
         raise InvalidPathException(detail=f"invalid members filter: {exc.detail}") from exc
     terms = (
