@@ -8,10 +8,10 @@ columns, their aliases and the whole tree on every call) was most of a lookup's 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 from piccolo.columns import JSON, JSONB, Column
 from piccolo.custom_types import Combinable
 from piccolo.querystring import QueryString
@@ -101,7 +101,7 @@ async def _rows(
     for row in rows:
         for name in json_columns:
             if isinstance(row[name], str):
-                row[name] = json.loads(row[name])
+                row[name] = msgspec.json.decode(row[name])
     return rows
 
 
