@@ -8,6 +8,7 @@ in-process app (`client` fixture, same database) or through real uvicorn subproc
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import re
 import shutil
@@ -22,6 +23,9 @@ from typing import Any
 
 import httpx
 import pytest
+from litestar import Litestar
+
+from definewtf.app import create_served_app
 
 BIN = Path(sys.executable).parent
 DEFINEWTF = shutil.which("definewtf", path=str(BIN)) or str(BIN / "definewtf")
@@ -452,3 +456,16 @@ def test_base_domain_is_read_from_the_environment(cli_env: dict[str, str]) -> No
     assert "https://x.example.test/api/scim" in result.stderr
     default = definewtf(cli_env, "tenant", "create", "y")
     assert "https://y.localhost/api/scim" in default.stderr
+
+
+def test_the_served_app_freezes_what_start_up_built() -> None:
+    """`serve` runs `create_served_app`: the objects start-up built are left out of every
+    garbage collection from then on (bench: a sixth of a 100-user page's CPU went to full
+    collections walking them)."""
+    gc.unfreeze()
+    try:
+        app = create_served_app()
+        assert isinstance(app, Litestar)
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hmac
 import logging
 from collections.abc import AsyncIterator
@@ -157,4 +158,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Around Litestar's whole handler (routing included), so that every request, matched or
     # not, gets an id, a log line and a count.
     app.asgi_handler = observe(app.asgi_handler, metrics=runtime.metrics, activity=runtime.activity)
+    return app
+
+
+def create_served_app() -> Litestar:
+    """The app `definewtf serve` runs in each worker (uvicorn's factory): `create_app`, then
+    what start-up built (modules, schemas, routes) frozen out of the garbage collector's
+    sight. Every full collection used to walk those 135,000 long-lived objects again: 2.4 s
+    of a 100-user page run's CPU against 0.7 s with them frozen (gc.callbacks, one worker)."""
+    app = create_app()
+    gc.freeze()
     return app

@@ -126,7 +126,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         # the scrape reaches (definewtf.observability.Metrics).
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="definewtf-metrics-")
     uvicorn.run(
-        "definewtf.app:create_app",
+        "definewtf.app:create_served_app",
         factory=True,
         host=host,
         port=port,
