@@ -267,6 +267,13 @@ def _sqlite_write_lock() -> asyncio.Lock:
     return lock
 
 
+def concurrent_reads() -> bool:
+    """Whether two statements can run at once: on PostgreSQL outside a transaction, each on a
+    connection of the pool (a transaction has one connection; SQLite reads on the loop)."""
+    engine = current_engine()
+    return not is_sqlite(engine) and engine.current_transaction.get() is None
+
+
 @asynccontextmanager
 async def write_transaction() -> AsyncIterator[None]:
     """Run the block in one write transaction; everything in it commits or nothing does."""

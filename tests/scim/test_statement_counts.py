@@ -5,8 +5,11 @@ after each)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from uuid import UUID
 
+from definewtf.db import current_engine
 from definewtf.tables import UserValue
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -198,3 +201,37 @@ async def test_a_replacement_that_drops_attributes_drops_their_values(client, sc
     assert await _found(client, scim_auth, "title pr") == 0
     assert await _found(client, scim_auth, 'emails.value eq "a@x.test"') == 0
     assert await _found(client, scim_auth, 'emails.value eq "b@x.test"') == 1
+
+
+async def test_a_whole_tenant_page_is_counted_beside_its_read(
+    client, scim_auth, engine_name, monkeypatch
+) -> None:
+    """An admin paging through every user: on PostgreSQL the page's total is counted on a
+    second connection while the page is read (latency of one statement, not two); SQLite
+    reads on the event loop, one statement after the other."""
+    for index in range(3):
+        created = await client.post(
+            "/api/scim/Users",
+            json={"schemas": [CORE], "userName": f"u{index}@x.test"},
+            headers=scim_auth,
+        )
+        assert created.status_code == 201
+    engine = current_engine()
+    original = type(engine).run_querystring
+    spans: list[tuple[str, float, float]] = []
+
+    async def slowed(self, querystring, *args, **kwargs):  # type: ignore[no-untyped-def]
+        started = time.monotonic()
+        await asyncio.sleep(0.05)
+        result = await original(self, querystring, *args, **kwargs)
+        spans.append((str(querystring), started, time.monotonic()))
+        return result
+
+    monkeypatch.setattr(type(engine), "run_querystring", slowed)
+    response = await client.get("/api/scim/Users?count=2", headers=scim_auth)
+    assert response.json()["totalResults"] == 3
+    assert len(response.json()["Resources"]) == 2
+    [count] = [span for span in spans if "COUNT(" in span[0].upper()]
+    [page] = [span for span in spans if "app_user" in span[0] and span is not count]
+    overlapped = page[1] < count[2] and count[1] < page[2]
+    assert overlapped == (engine_name == "postgresql")

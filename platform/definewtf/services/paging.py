@@ -7,6 +7,7 @@ columns, their aliases and the whole tree on every call) was most of a lookup's 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Sequence
 from typing import Any
@@ -17,7 +18,7 @@ from piccolo.custom_types import Combinable
 from piccolo.querystring import QueryString
 from piccolo.table import Table
 
-from definewtf.db import fetch, is_sqlite
+from definewtf.db import concurrent_reads, fetch, is_sqlite
 from definewtf.errors import Invalid
 from definewtf.sql import SortKey
 
@@ -38,9 +39,15 @@ async def fetch_page(
     offset: int,
     limit: int,
     extra: Extra = (),
+    count_ahead: bool = False,
 ) -> tuple[int, list[dict[str, Any]]]:
     """(exact total, rows of the page). Rows follow `sort`, then creation time and id, so the
-    order is total and pages neither repeat nor skip a row."""
+    order is total and pages neither repeat nor skip a row.
+
+    `count_ahead`: the page is expected full (a whole tenant's listing), so its total is
+    counted beside the read rather than after it, where the database can (PostgreSQL outside
+    a transaction): an admin paging through 10,000 users waited for a 3 ms count after each
+    page's read."""
     if offset < 0 or not 0 <= limit <= MAX_PAGE_SIZE:
         raise Invalid("page out of range")
     if limit == 0:
@@ -64,6 +71,9 @@ async def fetch_page(
         query = QueryString(
             f"{selected} WHERE {{}} {order} LIMIT {{}}", where.querystring, *order_args, limit
         )
+    if count_ahead and concurrent_reads():
+        total, rows = await asyncio.gather(_count(table, where), _rows(table, query, json_columns))
+        return total, rows
     rows = await _rows(table, query, json_columns)
     if len(rows) < limit and (rows or offset == 0):
         # The page ends before `limit`: it holds the last rows, so the total is known without

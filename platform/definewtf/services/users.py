@@ -378,6 +378,7 @@ async def list_users(
         offset=offset,
         limit=limit,
         extra=_groups(with_groups),
+        count_ahead=criteria is None,
     )
     return UserPage(total=total, items=[_record(row) for row in rows])
 
