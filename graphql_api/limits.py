@@ -25,13 +25,15 @@ from graphql import (
     ValidationRule,
     VariableNode,
 )
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
 MAX_DEPTH = 10
 MAX_ALIASES = 20
@@ -85,10 +87,19 @@ class CostLimitRule(ValidationRule):
         return 0
 
 
+#: The rules, built once: a query validated before is then the same (document, rules) key of
+#: Strawberry's ValidationCache, and its validation is not run again. (The limiter extensions
+#: built new rule classes for each request, so the cache could never hit.)
+_RULES: list[type[ASTValidationRule]] = [
+    depth_rule(MAX_DEPTH, None),
+    aliases_rule(MAX_ALIASES),
+    CostLimitRule,
+]
+
+
 def extensions() -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
     return [
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: AddValidationRules([CostLimitRule]),
+        lambda: AddValidationRules(_RULES),
+        lambda: ValidationCache(maxsize=256),
     ]

@@ -663,7 +663,7 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     exception_handlers=EXCEPTION_HANDLERS,
-    # The admin console sends the same few documents all day: no need to parse each again.
-    # (Strawberry's ValidationCache would never hit: the limits build new rules per request.)
+    # The admin console sends the same few documents all day: no need to parse (here) or
+    # validate (limits.extensions) each again.
     extensions=[*limits.extensions(), lambda: ParserCache(maxsize=256), MaskUnexpectedErrors],
 )

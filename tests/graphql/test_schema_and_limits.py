@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import httpx
+from strawberry.extensions.validation_cache import _get_validate_cache
 
 from definewtf.app import create_app
 from graphql_api.export import SCHEMA_FILE, schema_text
@@ -39,6 +40,24 @@ async def test_a_normal_admin_query_passes(client, admin_key) -> None:
         headers={"Authorization": f"Bearer {admin_key}"},
     )
     assert "errors" not in response.json()
+
+
+async def test_a_query_is_validated_once(client, admin_key) -> None:
+    """The console sends the same documents all day: the second one is answered from the
+    validation cache (the limits' rules are the same classes on every request), and a refused
+    document is refused again from it."""
+    cache = _get_validate_cache(256)
+    query = "{ viewer { label } users(first: 7) { totalCount } }"
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    first = await client.post("/graphql", json={"query": query}, headers=headers)
+    hits = cache.cache_info().hits
+    again = await client.post("/graphql", json={"query": query}, headers=headers)
+    assert again.json() == first.json()
+    assert "errors" not in again.json()
+    assert cache.cache_info().hits == hits + 1
+    deep = "{ viewer { roles " + "{ x " * 12 + "}" * 12 + " } }"
+    assert "depth" in (await refused(client, admin_key, deep)).lower()
+    assert "depth" in (await refused(client, admin_key, deep)).lower()
 
 
 async def test_alias_limit(client, admin_key) -> None:
