@@ -102,6 +102,7 @@ def test_an_entra_sync_and_an_okta_deactivation_match_scim2_models(start: str) -
         ),
         _patch({"op": "replace", "value": {"active": False}}),
         _patch({"op": "replace", "value": {"displayName": "A. L.", "userName": "al@example.com"}}),
+        _patch({"op": "Add", "value": {"title": "Lady", "active": True, "nickName": "Ada"}}),
         _patch(
             {"op": "replace", "path": "title", "value": "One"},
             {"op": "replace", "path": "TITLE", "value": "Two"},
