@@ -21,6 +21,15 @@ def is_not_true(inner: Combinable) -> Combinable:
     return WhereRaw("(({}) IS NOT TRUE)", inner.querystring)
 
 
+def json_rows(engine_type: str, *expressions: str) -> str:
+    """An aggregate of the rows' `expressions` as a JSON array of arrays (NULL without rows):
+    `json_agg(json_build_array(…))` on PostgreSQL, `json_group_array(json_array(…))` on
+    SQLite. For correlated subqueries that bring a row's children in the row's own statement."""
+    if engine_type == "sqlite":
+        return f"json_group_array(json_array({', '.join(expressions)}))"
+    return f"json_agg(json_build_array({', '.join(expressions)}))"
+
+
 def escape_like(value: str) -> str:
     """Make `%`, `_` and `\\` literal in a LIKE pattern (used with ESCAPE '\\')."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

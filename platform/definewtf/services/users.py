@@ -32,7 +32,7 @@ from definewtf.security import Security
 from definewtf.services import audit
 from definewtf.services.groups import memberships, memberships_of_user
 from definewtf.services.paging import Extra, fetch_page, select_rows
-from definewtf.sql import SortKey, compare, like, row_placeholders
+from definewtf.sql import SortKey, compare, json_rows, like, row_placeholders
 from definewtf.statistics import STATISTICS
 from definewtf.tables import GroupMember, User
 from definewtf.text import fold
@@ -297,13 +297,11 @@ def _values_of_user(engine_type: str) -> tuple[str, str]:
     """The user's stored searchable values as a value of the user's own row: ("stored", a
     JSON array of [id, attr, entry, sub, value], or NULL), for `paging.Extra`. The locked read
     of an update brings them, so that the update writes only the values that changed."""
-    sqlite = engine_type == "sqlite"
-    aggregate = "json_group_array" if sqlite else "json_agg"
-    row = "json_array" if sqlite else "json_build_array"
+    rows = json_rows(engine_type, "v.id", "v.attr", "v.entry", "v.sub", "v.value")
     return (
         "stored",
-        f"(SELECT {aggregate}({row}(v.id, v.attr, v.entry, v.sub, v.value)) "  # noqa: S608
-        'FROM user_value v WHERE v.tenant = "app_user".tenant AND v."user" = "app_user".id)',
+        f"(SELECT {rows} FROM user_value v "  # noqa: S608 -- our names
+        'WHERE v.tenant = "app_user".tenant AND v."user" = "app_user".id)',
     )
 
 
