@@ -7,8 +7,12 @@ through A; B must refuse it on its very next request.
 
 from __future__ import annotations
 
+import asyncpg
 import httpx
 import pytest
+
+from definewtf.clock import utcnow
+from definewtf.tables import ScimToken
 
 
 @pytest.fixture
@@ -50,3 +54,25 @@ async def test_revocation_through_one_instance_is_seen_by_the_other_at_once(
         assert response.status_code == 401
         assert response.json()["status"] == "401"
         assert (await client.get("/api/scim/Users", headers=scim)).status_code == 401
+
+
+async def test_a_revocation_by_sql_is_seen_by_a_served_instance_on_its_next_request(
+    client, acme, scim_token, second_instance, database_url, engine_name
+) -> None:
+    """No service of B's process is told: on PostgreSQL B learns it from the notification the
+    trigger sends at the commit, which reaches B before the request that follows it; on SQLite
+    B reads the row."""
+    scim = {"Authorization": f"Bearer {scim_token}"}
+    async with httpx.AsyncClient(base_url=second_instance, headers={"Host": "acme.localhost"}) as b:
+        for _ in range(3):
+            assert (await b.get("/api/scim/Users", headers=scim)).status_code == 200
+        if engine_name == "postgresql":
+            connection = await asyncpg.connect(database_url)
+            try:
+                await connection.execute("UPDATE scim_token SET revoked_at = $1", utcnow())
+            finally:
+                await connection.close()
+        else:
+            await ScimToken.update({ScimToken.revoked_at: utcnow()}, force=True)
+        response = await b.get("/api/scim/Users", headers=scim)
+        assert response.status_code == 401

@@ -122,11 +122,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await database.start()
+        await runtime.security.revocations.start(database.engine)
         flusher = asyncio.create_task(_flush_activity_forever(runtime))
         try:
             yield
         finally:
             flusher.cancel()
+            await runtime.security.revocations.stop()
             with contextlib.suppress(Exception):
                 await runtime.activity.flush()
             await STATISTICS.drain()  # an ANALYZE in flight ends before its connection closes

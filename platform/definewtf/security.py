@@ -11,8 +11,9 @@ hash. argon2 costs ~150 ms and 64 MiB by design, so:
 - concurrent first requests with the same secret share one verification (single flight),
   so argon2 runs at most once per credential per process and cache period.
 
-Revocation and expiry are *not* cached: the caller reads the credential row on every request
-and checks them before consulting this cache.
+Revocation and expiry are checked on every request, before this cache is consulted, on the
+credential's row: read from the database, or, for SCIM tokens on PostgreSQL, remembered until a
+notification says the tenant's tokens changed (`definewtf.revocations`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from definewtf.ratelimit import TokenBuckets
+from definewtf.revocations import RevocationFeed
 from definewtf.settings import Argon2Cost, Settings
 
 ALPHABET = string.ascii_letters + string.digits
@@ -190,6 +192,7 @@ class Security:
         self.hasher = Hasher(settings.argon2, settings.argon2_threads)
         self.verified = VerifiedSecrets(self.hasher, settings.token_cache_seconds)
         self.usage = UsageClock(settings.last_used_write_interval_seconds)
+        self.revocations = RevocationFeed()
         limits = settings.rate_limits
         self.tenant_requests = TokenBuckets(limits.tenant_per_second, 2 * limits.tenant_per_second)
         self.credential_requests = TokenBuckets(

@@ -86,6 +86,9 @@ async def test_a_revoked_token_is_refused_at_once_without_argon2(
 
 
 async def test_an_expired_token_is_refused(client, acme: TenantRecord, security: Security) -> None:
+    """Expiry is checked on every request. The row is changed behind the services' back, so
+    the test waits for PostgreSQL's notification to be handled, as a served request does by
+    arriving through the event loop after it (tests/test_revocations.py)."""
     issued = await tokens.generate_scim_token(
         tenant_id=acme.id, actor=CLI_ACTOR, security=security, expires_in_days=1
     )
@@ -94,6 +97,7 @@ async def test_an_expired_token_is_refused(client, acme: TenantRecord, security:
     await ScimToken.update({ScimToken.expires_at: utcnow() - timedelta(seconds=1)}).where(
         ScimToken.id == issued.info.id
     )
+    await security.revocations.settled()
     assert_refused(await client.get(USERS, headers=auth))
 
 
@@ -121,6 +125,7 @@ async def test_an_overlap_keeps_the_previous_token_until_it_ends(
     await ScimToken.update({ScimToken.revoked_at: utcnow() - timedelta(seconds=1)}).where(
         ScimToken.id != new.info.id
     )
+    await security.revocations.settled()  # changed behind the services' back, as above
     assert_refused(await client.get(USERS, headers=scim_auth))
 
 

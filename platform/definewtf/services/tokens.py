@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from definewtf import revocations
 from definewtf.clock import utcnow
 from definewtf.db import unique_violation_as, write_transaction
 from definewtf.errors import Conflict, Invalid, NotFound
@@ -131,6 +132,7 @@ async def generate_scim_token(
                 "revokes_at": revoke_at.isoformat(),
             },
         )
+    revocations.tokens_changed(tenant_id)  # this process's next request; the trigger tells others
     info = ScimTokenInfo(
         id=row.id,
         prefix=secret.prefix,
@@ -163,6 +165,7 @@ async def revoke_scim_token(*, tenant_id: UUID, token_id: UUID, actor: Actor) ->
                 after={"prefix": row["prefix"]},
             )
             row["revoked_at"] = now
+    revocations.tokens_changed(tenant_id)
     return _info(row)
 
 
@@ -185,6 +188,7 @@ async def authenticate_scim(*, tenant_id: UUID, secret: str, security: Security)
         secret=secret,
         security=security,
         columns=(ScimToken.prefix,),
+        feed=security.revocations,
     )
     return Actor(
         kind="scim_token",

@@ -1,0 +1,214 @@
+"""A process reuses a SCIM token's row until PostgreSQL says the tenant's tokens changed
+(definewtf.revocations): what it may trust, and what makes it stop trusting.
+
+Changes here are made the way another process or an operator makes them: by SQL on a
+connection of their own, behind the services' back, so only the notification can tell the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import asyncpg
+import httpx
+import pytest
+
+from definewtf.clock import utcnow
+from definewtf.revocations import APPLICATION_NAME, RevocationFeed
+from definewtf.security import Security
+from definewtf.services.tenants import TenantRecord
+
+USERS = "/api/scim/Users"
+
+
+@dataclass
+class App:
+    """The in-process app with acme's token verified once, and the database behind it."""
+
+    client: httpx.AsyncClient
+    auth: dict[str, str]
+    tenant: TenantRecord
+    feed: RevocationFeed
+    database_url: str
+    sql_log: list[str]
+
+    async def status(self) -> int:
+        """The status of a SCIM request with the token."""
+        return (await self.client.get(USERS, headers=self.auth)).status_code
+
+    async def sql(self, statement: str, *args: object) -> str:
+        """Run `statement` on a connection of its own: another process's change."""
+        connection = await asyncpg.connect(self.database_url)
+        try:
+            return str(await connection.execute(statement, *args))
+        finally:
+            await connection.close()
+
+    async def revoke(self) -> None:
+        # The app's clock, not PostgreSQL's now(): the app keeps whole seconds
+        # (definewtf.clock), so a revocation at now() would lie up to a second in its future.
+        await self.sql(
+            "UPDATE scim_token SET revoked_at = $1 WHERE tenant = $2", utcnow(), self.tenant.id
+        )
+
+    def token_reads(self) -> int:
+        """Reads of a token's row since the log was last cleared."""
+        return sum(
+            "scim_token" in sql and sql.lstrip().startswith("SELECT") for sql in self.sql_log
+        )
+
+
+@pytest.fixture
+async def served(
+    engine_name: str,
+    client: httpx.AsyncClient,
+    acme: TenantRecord,
+    scim_auth: dict[str, str],
+    security: Security,
+    database_url: str,
+    sql_log: list[str],
+) -> App:
+    if engine_name != "postgresql":
+        pytest.skip("SQLite has no notifications: every request reads its token's row")
+    app = App(client, scim_auth, acme, security.revocations, database_url, sql_log)
+    assert app.feed.live
+    assert await app.status() == 200
+    return app
+
+
+async def _until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_known_tokens_row_is_read_once(served: App) -> None:
+    served.sql_log.clear()
+    for _ in range(3):
+        assert await served.status() == 200
+    assert served.token_reads() == 0
+
+
+async def test_a_revocation_by_another_process_is_seen_by_the_next_request(served: App) -> None:
+    before = served.feed.notifications
+    await served.revoke()
+    await served.feed.settled()
+    assert served.feed.notifications > before
+    assert await served.status() == 401
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE scim_token SET expires_at = now() - interval '1 second' WHERE tenant = $1",
+        "DELETE FROM scim_token WHERE tenant = $1",
+        "DELETE FROM tenant WHERE id = $1",  # the tenant's cascade
+    ],
+)
+async def test_every_way_of_ending_a_token_notifies(served: App, change: str) -> None:
+    before = served.feed.notifications
+    await served.sql(change, served.tenant.id)
+    await served.feed.settled()
+    assert served.feed.notifications > before
+    # A deleted tenant's host is still in the tenant cache for a few seconds: the token, not
+    # the host, is what refuses the request.
+    assert await served.status() == 401
+
+
+async def test_bookkeeping_writes_do_not_notify(served: App) -> None:
+    """`last_used_at`, written by the request path once a minute, decides nothing: it must not
+    make every process read its rows again."""
+    before = served.feed.notifications
+    await served.sql(
+        "UPDATE scim_token SET last_used_at = $1 WHERE tenant = $2",
+        utcnow() - timedelta(hours=1),
+        served.tenant.id,
+    )
+    await served.feed.settled()
+    assert served.feed.notifications == before
+    served.sql_log.clear()
+    assert await served.status() == 200
+    assert served.token_reads() == 0
+
+
+async def test_a_change_of_another_tenants_tokens_keeps_this_ones(
+    served: App, globex: TenantRecord
+) -> None:
+    await served.sql("DELETE FROM scim_token WHERE tenant = $1", globex.id)
+    await served.feed.settled()
+    served.sql_log.clear()
+    assert await served.status() == 200
+    assert served.token_reads() == 0
+
+
+async def test_a_lost_listener_ends_trust_until_it_is_back(served: App) -> None:
+    """PostgreSQL restarted or the listening backend was killed: the notifications sent
+    meanwhile are lost, so nothing remembered before may be trusted again."""
+    terminated = await served.sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE application_name = $1 AND datname = current_database()",
+        APPLICATION_NAME,
+    )
+    assert terminated == "SELECT 1"
+    await _until(lambda: not served.feed.live)
+
+    # Down: every request reads its row, and a revocation made meanwhile is seen at once.
+    served.sql_log.clear()
+    assert await served.status() == 200
+    assert served.token_reads() == 1
+    await served.revoke()
+    assert await served.status() == 401
+
+    # Back: the feed reconnects by itself and rows are remembered again.
+    await _until(lambda: served.feed.live)
+    await served.sql("UPDATE scim_token SET revoked_at = NULL WHERE tenant = $1", served.tenant.id)
+    await served.feed.settled()
+    served.sql_log.clear()
+    for _ in range(3):
+        assert await served.status() == 200
+    assert served.token_reads() == 1
+
+
+async def test_a_row_read_while_it_was_being_revoked_is_not_remembered(
+    served: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stamp is taken before the read: a notification that arrives between the read and
+    the remembering makes the remembered row stale at once."""
+    from definewtf.services import credentials
+
+    await served.sql("UPDATE scim_token SET prefix = prefix WHERE tenant = $1", served.tenant.id)
+    await served.feed.settled()  # forgotten: the next request reads the row
+    original = credentials.fetch
+    revoked = False
+
+    async def fetch_then_revoke(sql: str, *args: object) -> list[dict[str, object]]:
+        nonlocal revoked
+        rows = await original(sql, *args)
+        if "scim_token" in sql and not revoked:
+            revoked = True  # the row in hand is live; the revocation commits right after
+            await served.revoke()
+            await served.feed.settled()
+        return rows
+
+    monkeypatch.setattr(credentials, "fetch", fetch_then_revoke)
+    # This request was already past its read when the token was revoked: like any request in
+    # flight, it completes.
+    assert await served.status() == 200
+    assert revoked
+    assert await served.status() == 401
+
+
+async def test_sqlite_reads_the_row_on_every_request(
+    engine_name: str, client: httpx.AsyncClient, scim_auth, sql_log, security: Security
+) -> None:
+    if engine_name != "sqlite":
+        pytest.skip("PostgreSQL remembers rows (the tests above)")
+    assert not security.revocations.live
+    for _ in range(3):
+        assert (await client.get(USERS, headers=scim_auth)).status_code == 200
+    assert sum("scim_token" in sql and sql.startswith("SELECT") for sql in sql_log) == 3
