@@ -52,11 +52,10 @@ from bench.server import (
 from bench.stats import OpResult, PhaseSummary, RunRecord
 from bench.writes import deprovision, update
 
-#: In run order: later phases use the users `sync` created.
+#: The phases that drive only the run's server. Later phases use the users `sync` created.
 PHASES: dict[str, Phase] = {
     "sync": sync,
     "lookup": lookup,
-    "auth": auth,
     "update": update,
     "list": listing,
     "groups": groups,
@@ -65,7 +64,10 @@ PHASES: dict[str, Phase] = {
 }
 #: After the phases, while the server's database still holds the run's users.
 CEILING = "ceiling"
-STEPS = [*PHASES, CEILING]
+#: `auth` also starts a twin server of its own (`bench.auth`), so `_drive` hands it the run's.
+AUTH = "auth"
+#: Every step, in run order.
+STEPS = ["sync", "lookup", AUTH, "update", "list", "groups", "deprovision", "graphql", CEILING]
 #: `--quick`: every phase, fewer requests; the same users, so a loop may still take minutes
 #: (SQLite seeds 10,000 users in about 5 min: a shorter limit would cut its sync short).
 #: 300 searches per kind: with 100, the loop of 16 clients lasted about a tenth of a second
@@ -172,6 +174,8 @@ async def _drive(
                 found = next((p for p in summaries if p.name == "lookup"), None)
                 found_op = found.op(LOOKUP_USER_NAME) if found else None
                 summary = await ceiling(bench, server, log_dir, found_op)
+            elif name == AUTH:
+                summary = await auth(bench, server, log_dir)
             else:
                 summary = await _step(name, bench)
             summary.notes.append(f"phase took {time.monotonic() - started:,.1f} s")

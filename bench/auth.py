@@ -2,8 +2,12 @@
 
 - `GET /ServiceProviderConfig` with the run's token: the cheapest authenticated SCIM request
   (tenant from the Host, token check, a static document);
-- `GET /healthz` on the same server: no tenant, no token — the same stack without either, so
-  the ratio of the two bounds what authentication costs from above;
+- the same request to a twin server, started for this phase with the same workers, database
+  and settings, whose app is ours with the token check taken out (`bench.tokenless_app`):
+  issue 6's "same endpoint without it". The two servers are driven in turns, a quarter of the
+  requests at a time, so that the machine's drift weighs on both alike;
+- `GET /healthz` on the server: no tenant, no token, no SCIM — the ratio to it prices the
+  whole SCIM request path, not authentication (kept from earlier runs for comparison);
 - around the authenticated loop, PostgreSQL's own counters: transactions per request and
   credential rows updated per request (`last_used_at` must not be written every time);
 - a few requests with a wrong secret under the token's real prefix, one at a time: argon2
@@ -14,15 +18,25 @@ The first request of the run (argon2 on a cold cache) is in the setup phase.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
 
-from bench.load import call
+from bench.ceiling import REPO, uvicorn_command
+from bench.load import LOOPBACK, Client, call, make_client
 from bench.pgstats import window
 from bench.phases import Bench, measure, one_at_a_time
+from bench.server import Running, free_port, serving
 from bench.stats import OpResult, PhaseSummary
 
 AUTHENTICATED = "GET /ServiceProviderConfig (known token)"
+TOKENLESS = "GET /ServiceProviderConfig (twin server without the token check)"
 UNAUTHENTICATED = "GET /healthz (no tenant, no token)"
+#: The two servers take turns: this many rounds of a share of the requests each.
+ROUNDS = 4
 REFUSED = "GET /ServiceProviderConfig, wrong secret with the token's prefix (401)"
 WRONG_TRIES = 5
 
@@ -33,18 +47,53 @@ def _wrong(token: str) -> str:
     return token[:-1] + last
 
 
-async def auth(bench: Bench) -> PhaseSummary:
+@contextlib.asynccontextmanager
+async def _tokenless_twin(
+    server: Running, log_dir: Path, concurrency: int
+) -> AsyncIterator[Client]:
+    """A client of the twin server (`bench.tokenless_app`), running meanwhile."""
+    port = free_port()
+    env = {**server.env, "PYTHONPATH": str(REPO)}
+    with tempfile.TemporaryDirectory(prefix="dwtf-bench-metrics-") as metrics:
+        if server.workers > 1:  # as `definewtf serve` sets it for several workers
+            env["PROMETHEUS_MULTIPROC_DIR"] = metrics
+        command = uvicorn_command("bench.tokenless_app:create_app", port, server.workers)
+        ready = f"http://{LOOPBACK}:{port}/readyz"
+        with serving(command, env, log_dir / "tokenless.log", ready, cwd=REPO):
+            target = dataclasses.replace(server.target, port=port)
+            async with make_client(target, concurrency) as client:
+                yield client
+
+
+async def _in_turns(bench: Bench, turns: list[tuple[Client, OpResult]]) -> list[str]:
+    """`bench.options.lookups` requests to each client, in `ROUNDS` alternating shares."""
+    notes = []
+    share = max(1, bench.options.lookups // ROUNDS)
+    for _ in range(ROUNDS):
+        for client, op in turns:
+            before = op.elapsed
+            jobs = (
+                functools.partial(call, client, op, "GET", "/ServiceProviderConfig")
+                for _ in range(share)
+            )
+            if note := await measure(bench, op, jobs):
+                notes.append(note)
+            op.elapsed += before
+    return notes
+
+
+async def auth(bench: Bench, server: Running, log_dir: Path) -> PhaseSummary:
     count = bench.options.lookups
     target = bench.target
-    authenticated, bare = OpResult(AUTHENTICATED), OpResult(UNAUTHENTICATED)
-    notes = [f"{count:,} requests per kind at {bench.options.concurrency}"]
-    async with window(target.database_url) as stats:
-        jobs = (
-            functools.partial(call, bench.client, authenticated, "GET", "/ServiceProviderConfig")
-            for _ in range(count)
-        )
-        if note := await measure(bench, authenticated, jobs):
-            notes.append(note)
+    authenticated, tokenless = OpResult(AUTHENTICATED), OpResult(TOKENLESS)
+    bare = OpResult(UNAUTHENTICATED)
+    notes = [
+        f"{count:,} requests per kind at {bench.options.concurrency}; the twin server in turns"
+        f" with the server, {ROUNDS} rounds"
+    ]
+    twin_server = _tokenless_twin(server, log_dir, bench.options.concurrency)
+    async with twin_server as twin, window(target.database_url) as stats:
+        notes += await _in_turns(bench, [(bench.client, authenticated), (twin, tokenless)])
     healthz = f"{target.base_url}/healthz"
     jobs = (functools.partial(call, bench.client, bare, "GET", healthz) for _ in range(count))
     if note := await measure(bench, bare, jobs):
@@ -60,9 +109,18 @@ async def auth(bench: Bench) -> PhaseSummary:
             wrong.fail(f"HTTP {response.status_code}, expected 401")
 
     figures: dict[str, float] = {}
-    ops = [authenticated.summary(), bare.summary(), one_at_a_time(wrong).summary()]
+    ops = [
+        authenticated.summary(),
+        tokenless.summary(),
+        bare.summary(),
+        one_at_a_time(wrong).summary(),
+    ]
     if ops[0].ops_per_s and ops[1].ops_per_s:
-        figures["authenticated / healthz ops/s"] = round(ops[0].ops_per_s / ops[1].ops_per_s, 2)
+        figures["authenticated / without the token check ops/s"] = round(
+            ops[0].ops_per_s / ops[1].ops_per_s, 2
+        )
+    if ops[0].ops_per_s and ops[2].ops_per_s:
+        figures["authenticated / healthz ops/s"] = round(ops[0].ops_per_s / ops[2].ops_per_s, 2)
     notes += stats.notes
     if target.database_url:
         transactions, updates = stats.per_request(len(authenticated.latencies))

@@ -33,10 +33,11 @@ BARE = "ceiling: GET /api/scim/bare (Litestar, small JSON, no I/O)"
 ONE_QUERY = 'ceiling: GET /api/scim/Users?filter=userName eq "…" (one asyncpg query)'
 
 
-def _command(port: int, workers: int) -> list[str]:
-    # The options `definewtf serve` gives uvicorn (definewtf.cli._serve).
+def uvicorn_command(factory: str, port: int, workers: int) -> list[str]:
+    """uvicorn serving the app `factory` builds, with the options `definewtf serve` gives it
+    (definewtf.cli._serve)."""
     return [
-        *(sys.executable, "-m", "uvicorn", "bench.ceiling_app:create_app", "--factory"),
+        *(sys.executable, "-m", "uvicorn", factory, "--factory"),
         *("--host", LOOPBACK, "--port", str(port), "--workers", str(workers)),
         *("--loop", "uvloop", "--http", "httptools", "--lifespan", "on", "--no-access-log"),
     ]
@@ -77,7 +78,8 @@ async def ceiling(
     target = dataclasses.replace(server.target, port=port, api_key=None)
     log = log_dir / "ceiling.log"
     ready = f"http://{LOOPBACK}:{port}/healthz"
-    with serving(_command(port, server.workers), _environment(server), log, ready, cwd=REPO):
+    command = uvicorn_command("bench.ceiling_app:create_app", port, server.workers)
+    with serving(command, _environment(server), log, ready, cwd=REPO):
         async with make_client(target, bench.options.concurrency) as client:
             ops, notes = await _drive(dataclasses.replace(bench, client=client, target=target))
     notes.insert(

@@ -58,6 +58,8 @@ class Running:
     unsupported: dict[str, str] = field(default_factory=dict)
     #: The RSS of the server's processes, sampled from its start to its stop.
     memory: MemorySampler | None = None
+    #: The server's environment (ours only): a twin server started by a phase uses it too.
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def free_port() -> int:
@@ -271,4 +273,5 @@ def running(engine: str, admin_url: str, log_dir: Path) -> Iterator[Running]:
                     OpResult.single(f"definewtf admin create … --tenant {SLUG} (API key)", key_s),
                 ],
                 memory=memory,
+                env=env,
             )
