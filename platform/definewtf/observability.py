@@ -7,7 +7,6 @@ routes), so unknown paths and rejected hosts are logged and counted too.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -16,6 +15,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
@@ -72,7 +72,8 @@ class JsonFormatter(logging.Formatter):
         line.update(getattr(record, "fields", {}))
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        # msgspec: a fifth of json.dumps' time for the line every request writes.
+        return msgspec.json.encode(line, enc_hook=str).decode()
 
 
 def configure_logging(log_format: str) -> None:
@@ -80,6 +81,12 @@ def configure_logging(log_format: str) -> None:
     ours, the libraries' warnings (asyncpg's pool, Piccolo). Idempotent; uvicorn's own
     loggers keep their handlers."""
     _install_record_factory()
+    # The Logging HOWTO's "Optimization": no formatter of ours shows the caller's file and
+    # line, the thread or the process, and a request's line paid for finding all three.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     if any(getattr(h, "definewtf", False) for h in root.handlers):
         return
