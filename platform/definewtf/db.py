@@ -100,13 +100,7 @@ class ReusingSQLiteEngine(SQLiteEngine):
         """The rows of a SELECT, read on this thread without waiting: in WAL mode a reader
         is never blocked by the writer. Should the database still be busy (a checkpoint,
         recovery), `_Busy` sends the read to aiosqlite's thread, which may wait."""
-        reader: sqlite3.Connection | None = getattr(self._readers, "connection", None)
-        if reader is None:
-            kwargs = {**self.connection_kwargs, "timeout": 0.0}
-            reader = sqlite3.connect(**kwargs)
-            reader.row_factory = dict_factory
-            reader.execute("PRAGMA query_only = 1")  # a write slipped in here fails loudly
-            self._readers.connection = reader
+        reader = self._reader()
         try:
             cursor = reader.execute(query, args)
         except sqlite3.OperationalError as exc:
@@ -118,6 +112,24 @@ class ReusingSQLiteEngine(SQLiteEngine):
         finally:
             cursor.close()
         return rows
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection."""
+        reader: sqlite3.Connection | None = getattr(self._readers, "connection", None)
+        if reader is None:
+            kwargs = {**self.connection_kwargs, "timeout": 0.0}
+            reader = sqlite3.connect(**kwargs)
+            reader.row_factory = dict_factory
+            reader.execute("PRAGMA query_only = 1")  # a write slipped in here fails loudly
+            self._readers.connection = reader
+        return reader
+
+    def data_version(self) -> int:
+        """SQLite's `PRAGMA data_version` on this thread's reader: it changes whenever any
+        other connection — this process's writers, another process — commits a change to the
+        database, and costs no I/O (definewtf.revocations)."""
+        row: dict[str, int] = self._reader().execute("PRAGMA data_version").fetchone()
+        return row["data_version"]
 
     async def close_idle(self) -> None:
         idle, self._idle = self._idle, []

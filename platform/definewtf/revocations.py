@@ -26,8 +26,12 @@ request. DESIGN.md §4 allows a *revocation generation* instead, and this is it:
 What "at once" means here: another worker stops accepting a revoked token as soon as its event
 loop has handled the notification, which PostgreSQL sends at the commit — the same order of
 time as a request already in flight when the revocation committed (tests/test_two_instances.py
-measures it). SQLite has no notifications: a SQLite server reads the row on every request (an
-inline read of tens of microseconds, `definewtf.db.ReusingSQLiteEngine`).
+measures it).
+
+SQLite has no notifications but needs none: its `PRAGMA data_version` changes whenever another
+connection commits anything, so a row is trusted only while nothing at all has been committed
+since it was read (`definewtf.db.ReusingSQLiteEngine.data_version`). Read-only traffic reuses
+rows; while users are being written, every request reads its row, as before.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ from uuid import UUID
 import asyncpg
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
+
+from definewtf.db import ReusingSQLiteEngine
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +79,7 @@ def tokens_changed(tenant_id: UUID | None) -> None:
         _generations[tenant_id] += 1
 
 
+#: (feed epoch or SQLite data_version, every-tenant generation, the tenant's generation).
 Stamp = tuple[int, int, int]
 
 
@@ -98,13 +105,17 @@ class RevocationFeed:
         self._lock = asyncio.Lock()
         self._went_live: asyncio.Event | None = None
         self._stopping = False
+        self._sqlite: ReusingSQLiteEngine | None = None
         #: Notifications handled, observable by tests.
         self.notifications = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, engine: Engine[Any], *, wait_s: float = 5.0) -> None:
-        """LISTEN on PostgreSQL (and wait up to `wait_s` to be live); nothing on SQLite."""
+        """LISTEN on PostgreSQL (and wait up to `wait_s` to be live); on SQLite, watch
+        `data_version`."""
+        if isinstance(engine, ReusingSQLiteEngine):
+            self._sqlite = engine
         if not isinstance(engine, PostgresEngine):
             return
         self._went_live = asyncio.Event()
@@ -123,6 +134,8 @@ class RevocationFeed:
 
     @property
     def live(self) -> bool:
+        if self._sqlite is not None:
+            return True
         return self._connected and time.monotonic() - self._last_beat < STALE_AFTER_S
 
     async def _listen_forever(self, config: dict[str, Any]) -> None:
@@ -183,6 +196,8 @@ class RevocationFeed:
 
     def stamp(self, tenant_id: UUID) -> Stamp | None:
         """Take before reading a row: what the row will be remembered under (None: don't)."""
+        if self._sqlite is not None:
+            return (self._sqlite.data_version(), _every_tenant, _generations[tenant_id])
         if not self.live:
             return None
         return (self._epoch, _every_tenant, _generations[tenant_id])
