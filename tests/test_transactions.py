@@ -12,7 +12,7 @@ import pytest
 from definewtf.db import current_engine, write_transaction
 from definewtf.principals import CLI_ACTOR
 from definewtf.services import audit, tenants, users
-from definewtf.services.users import UserData
+from definewtf.services.users import IndexedValue, UserData
 from definewtf.tables import AuditEvent, Role, Tenant, User
 
 
@@ -38,15 +38,25 @@ async def test_a_failure_half_way_through_create_tenant_leaves_nothing(client, m
 async def test_a_failure_half_way_through_create_user_leaves_nothing(
     client, acme, security, monkeypatch
 ) -> None:
-    async def failing_record(**_: object) -> None:
+    """create_user writes the user (and its audit event), then its searchable values; that
+    write fails: neither the user nor the event may remain."""
+
+    async def failing_values(*_: object) -> None:
+        assert await User.count() == 1  # written so far
         raise Boom
 
-    monkeypatch.setattr(audit, "record", failing_record)
+    monkeypatch.setattr(users, "_insert_values", failing_values)
+    events = await AuditEvent.count()
+    title = IndexedValue(attr="title", entry=0, sub="", value="Pilot", value_ci="pilot")
     with pytest.raises(Boom):
         await users.create_user(
-            tenant_id=acme.id, data=UserData(user_name="ghost"), actor=CLI_ACTOR, security=security
+            tenant_id=acme.id,
+            data=UserData(user_name="ghost", values=(title,)),
+            actor=CLI_ACTOR,
+            security=security,
         )
     assert await User.count() == 0
+    assert await AuditEvent.count() == events
 
 
 async def test_nested_write_transactions_join_the_outer_one(client, acme, security) -> None:

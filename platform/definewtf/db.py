@@ -236,26 +236,66 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     return engine.transform_response_to_dicts(rows) if rows else []
 
 
-async def insert_row(table: type[Table], values: Mapping[Column, Any]) -> None:
+#: A row to insert along with a write (`insert_row`, `update_rows`): the audit event of a change.
+Row = tuple[type[Table], Mapping[Column, Any]]
+
+
+async def insert_row(
+    table: type[Table], values: Mapping[Column, Any], *, also: Row | None = None
+) -> None:
     """INSERT one row of `values` (column → value; JSON columns take Python values). Like
-    `fetch`, for the writes every request makes: Piccolo builds a query object per call."""
+    `fetch`, for the writes every request makes: Piccolo builds a query object per call.
+    `also`: another row inserted with it (see `_also`)."""
     names, args = _assignments(values)
+    prefix, also_args = _also(also)
     await fetch(
-        f'INSERT INTO "{table._meta.tablename}" ({", ".join(names)}) '  # noqa: S608 -- our names
+        f'{prefix}INSERT INTO "{table._meta.tablename}" ({", ".join(names)}) '  # noqa: S608
         f"VALUES ({placeholders(len(args))})",
+        *also_args,
         *args,
     )
+    await _also_after(also)
 
 
-async def update_rows(table: type[Table], values: Mapping[Column, Any], where: Combinable) -> None:
+async def update_rows(
+    table: type[Table],
+    values: Mapping[Column, Any],
+    where: Combinable,
+    *,
+    also: Row | None = None,
+) -> None:
     """UPDATE the rows of `table` that `where` matches with `values`, as `insert_row`."""
     names, args = _assignments(values)
     assignments = ", ".join(f"{name} = {{}}" for name in names)
+    prefix, also_args = _also(also)
     await fetch(
-        f'UPDATE "{table._meta.tablename}" SET {assignments} WHERE {{}}',  # noqa: S608
+        f'{prefix}UPDATE "{table._meta.tablename}" SET {assignments} WHERE {{}}',  # noqa: S608
+        *also_args,
         *args,
         where.querystring,
     )
+    await _also_after(also)
+
+
+def _also(row: Row | None) -> tuple[str, list[Any]]:
+    """How a write statement inserts `row` too, on PostgreSQL: in the same statement, as a
+    data-modifying `WITH` — one round trip less for each audited write (an IdP's sync, every
+    PATCH). Not at all if the statement fails. SQLite, whose statements run in process,
+    inserts it after the statement (`_also_after`)."""
+    if row is None or is_sqlite():
+        return "", []
+    table, values = row
+    names, args = _assignments(values)
+    return (
+        f'WITH also AS (INSERT INTO "{table._meta.tablename}" ({", ".join(names)}) '  # noqa: S608
+        f"VALUES ({placeholders(len(args))})) ",
+        args,
+    )
+
+
+async def _also_after(row: Row | None) -> None:
+    if row is not None and is_sqlite():
+        await insert_row(*row)
 
 
 def _assignments(values: Mapping[Column, Any]) -> tuple[list[str], list[Any]]:

@@ -8,11 +8,14 @@ SQLite reads it once more."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from uuid import UUID
 
+import pytest
+
 from definewtf.db import current_engine
-from definewtf.tables import UserValue
+from definewtf.tables import AuditEvent, UserValue
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 
@@ -245,3 +248,37 @@ async def test_a_whole_tenant_page_is_counted_beside_its_read(
     [page] = [span for span in spans if "app_user" in span[0] and span is not count]
     overlapped = page[1] < count[2] and count[1] < page[2]
     assert overlapped == (engine_name == "postgresql")
+
+
+async def test_a_write_and_its_audit_event_are_one_statement(
+    client, scim_auth, sql_log, engine_name
+) -> None:
+    """An IdP's sync is a POST per user and its attribute sync a PATCH per user: on PostgreSQL
+    the audit event is inserted by the write's own statement (a data-modifying WITH)."""
+    if engine_name != "postgresql":
+        pytest.skip("SQLite's statements run in process: it inserts the event after the write")
+
+    def audited(write: str) -> str:
+        [statement] = [sql for sql in sql_log if "audit_event" in sql]
+        assert statement.startswith('WITH also AS (INSERT INTO "audit_event"'), statement
+        assert f'{write} "app_user"' in statement, statement
+        return statement
+
+    created = await client.post(
+        "/api/scim/Users",
+        json={"schemas": [CORE], "userName": "a@x.test", "title": "Engineer"},
+        headers=scim_auth,
+    )
+    audited("INSERT INTO")
+    sql_log.clear()
+    user_id = created.json()["id"]
+    await _replace(client, scim_auth, user_id, "title", "Architect")
+    audited("UPDATE")
+    events = (
+        await AuditEvent.select(AuditEvent.action, AuditEvent.before, AuditEvent.after)
+        .where(AuditEvent.target_id == user_id)
+        .order_by(AuditEvent.id)
+    )
+    assert [e["action"] for e in events] == ["user.create", "user.update"]
+    change = (json.loads(events[1]["before"]), json.loads(events[1]["after"]))
+    assert change == ({"title": "Engineer"}, {"title": "Architect"})

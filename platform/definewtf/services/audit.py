@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 from uuid import UUID
 
 from piccolo.custom_types import Combinable
 
 from definewtf.clock import utcnow
-from definewtf.db import insert_row
+from definewtf.db import Row, insert_row
 from definewtf.errors import Invalid
 from definewtf.ids import uuid7
 from definewtf.principals import Actor, require_admin
@@ -19,34 +19,43 @@ from definewtf.services.paging import MAX_PAGE_SIZE
 from definewtf.tables import AuditEvent
 
 
-async def record(
-    *,
-    tenant_id: UUID,
-    actor: Actor,
-    action: str,
-    target_type: str = "",
-    target_id: object = "",
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> None:
+class Event(TypedDict, total=False):
+    """What an audit event says: who did what to which target, what it was and became."""
+
+    tenant_id: Required[UUID]
+    actor: Required[Actor]
+    action: Required[str]
+    target_type: str
+    target_id: object
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+async def record(**event_fields: Unpack[Event]) -> None:
     """Append an audit event. Call it inside the service's write transaction, so the event
     exists exactly when the change does. Never pass a secret in `before` / `after`."""
-    column = AuditEvent
-    await insert_row(
+    await insert_row(*event(**event_fields))
+
+
+def event(**event_fields: Unpack[Event]) -> Row:
+    """The row `record` appends, for a write that inserts it itself (`also=` of
+    `definewtf.db.insert_row` / `update_rows`), in the same transaction, as `record`."""
+    column, actor = AuditEvent, event_fields["actor"]
+    return (
         AuditEvent,
         {
             # Time-ordered: events of the same second keep the order they happened in.
             column.id: uuid7(),
-            column.tenant: tenant_id,
+            column.tenant: event_fields["tenant_id"],
             column.occurred_at: utcnow(),
             column.actor_type: actor.kind,
             column.actor_id: actor.user_id or actor.credential_id,
             column.actor_label: actor.label,
-            column.action: action,
-            column.target_type: target_type,
-            column.target_id: str(target_id),
-            column.before: before,
-            column.after: after,
+            column.action: event_fields["action"],
+            column.target_type: event_fields.get("target_type", ""),
+            column.target_id: str(event_fields.get("target_id", "")),
+            column.before: event_fields.get("before"),
+            column.after: event_fields.get("after"),
             column.request_id: request_id(),
         },
     )

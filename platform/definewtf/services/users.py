@@ -202,60 +202,26 @@ async def create_user(
             values[User.user_name_ci],
         )
         existing = found[0] if found else None
-        groups: list[tuple[UUID, str]] | None
         if existing is not None and existing["deleted_at"] is None:
             raise conflict
-        if existing is not None:
-            user_id = UUID(str(existing["id"]))
-            version, created_at = existing["version"] + 1, existing["created_at"]
-            await update_rows(
-                User,
-                {
-                    **values,
-                    User.deleted_at: None,
-                    User.password_hash: password_hash,
-                    User.version: version,
-                    User.updated_at: now,
-                },
-                compare(User.id, "=", user_id),
-            )
-            action = "user.restore"
-            groups = None  # the restored user's memberships are read with the response
+        if existing is None:
+            user_id, version, created_at, action = uuid4(), 1, now, "user.create"
         else:
-            user_id, version, created_at = uuid4(), 1, now
-            with unique_violation_as(conflict):
-                await insert_row(
-                    User,
-                    {
-                        User.id: user_id,
-                        User.tenant: tenant_id,
-                        User.deleted_at: None,
-                        User.password_hash: password_hash,
-                        User.version: version,
-                        User.created_at: now,
-                        User.updated_at: now,
-                        **values,
-                    },
-                )
-            action = "user.create"
-            groups = []  # a new user is in no group yet
-        if data.values is not None:
-            if action == "user.restore":  # the values of the deleted user go
-                await fetch(
-                    'DELETE FROM user_value WHERE tenant = {} AND "user" = {}', tenant_id, user_id
-                )
-            await _insert_values(tenant_id, user_id, list(data.values))
-        # What was just written, not read back (one statement less per user an IdP syncs).
+            user_id, action = UUID(str(existing["id"])), "user.restore"
+            version, created_at = existing["version"] + 1, existing["created_at"]
+        # What is about to be written, not read back (one statement less per user an IdP
+        # syncs). A new user is in no group yet; a restored one's memberships are read with
+        # the response.
         record = UserRecord(
             id=user_id,
             tenant_id=tenant_id,
             version=version,
             created_at=created_at,
             updated_at=now,
-            groups=groups,
+            groups=[] if existing is None else None,
             **_record_fields(values),
         )
-        await audit.record(
+        event = audit.event(
             tenant_id=tenant_id,
             actor=actor,
             action=action,
@@ -263,6 +229,28 @@ async def create_user(
             target_id=user_id,
             after=_audit_view(record),
         )
+        written = {
+            **values,
+            User.deleted_at: None,
+            User.password_hash: password_hash,
+            User.version: version,
+            User.updated_at: now,
+        }
+        if existing is not None:
+            await update_rows(User, written, compare(User.id, "=", user_id), also=event)
+        else:
+            with unique_violation_as(conflict):
+                await insert_row(
+                    User,
+                    {User.id: user_id, User.tenant: tenant_id, User.created_at: now, **written},
+                    also=event,
+                )
+        if data.values is not None:
+            if existing is not None:  # the values of the deleted user go
+                await fetch(
+                    'DELETE FROM user_value WHERE tenant = {} AND "user" = {}', tenant_id, user_id
+                )
+            await _insert_values(tenant_id, user_id, list(data.values))
     if action == "user.create":
         STATISTICS.users_created()
     return record
@@ -476,25 +464,12 @@ async def update_user(
         if after.password is not None:
             values[User.password_hash] = await security.hasher.hash(after.password)
         now = utcnow()
-        with unique_violation_as(conflict):
-            await update_rows(
-                User,
-                {**values, User.version: current.version + 1, User.updated_at: now},
-                compare(User.id, "=", user_id),
-            )
-        if after.values is not None:
-            await _update_values(tenant_id, user_id, stored, after.values)
-        # What was just written, without reading it back: the row is locked, so nothing else
-        # changed it (one statement less per PATCH / PUT).
-        record = replace(
-            current, **_record_fields(values), version=current.version + 1, updated_at=now
-        )
         action = "user.update"
         if before.active and after.active is False:
             action = "user.deactivate"
         elif not before.active and after.active is True:
             action = "user.reactivate"
-        await audit.record(
+        event = audit.event(
             tenant_id=tenant_id,
             actor=actor,
             action=action,
@@ -503,7 +478,18 @@ async def update_user(
             before={key: old for key, (old, _) in changed.items()},
             after={key: new for key, (_, new) in changed.items()},
         )
-    return record
+        with unique_violation_as(conflict):
+            await update_rows(
+                User,
+                {**values, User.version: current.version + 1, User.updated_at: now},
+                compare(User.id, "=", user_id),
+                also=event,
+            )
+        if after.values is not None:
+            await _update_values(tenant_id, user_id, stored, after.values)
+    # What was just written, without reading it back: the row was locked, so nothing else
+    # changed it (one statement less per PATCH / PUT).
+    return replace(current, **_record_fields(values), version=current.version + 1, updated_at=now)
 
 
 async def set_active(
