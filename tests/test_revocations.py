@@ -230,3 +230,18 @@ async def test_on_sqlite_any_commit_makes_the_row_read_again(engine_name: str, s
     for _ in range(2):
         assert await served.status() == 200
     assert served.token_reads() == 1
+
+
+async def test_a_listener_that_stops_receiving_is_not_trusted(postgres: None, served: App) -> None:
+    """Behind a pooler in transaction mode, or after an UNLISTEN, the connection still answers
+    queries but receives no notification: the feed's heartbeat, a notification it sends
+    itself, stops coming back, and trust ends within two heartbeats."""
+    feed = served.feed
+    connection = feed._connection  # the feed's own: the test plays the pooler
+    assert connection is not None
+    async with feed._lock:
+        await connection.execute("UNLISTEN *")
+    await _until(lambda: not feed.live)
+    await served.revoke()
+    assert await served.status() == 401
+    await _until(lambda: feed.live)  # it reconnected and LISTENs again

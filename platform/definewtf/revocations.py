@@ -14,10 +14,12 @@ request. DESIGN.md §4 allows a *revocation generation* instead, and this is it:
 - A row is remembered with the *stamp* taken before it was read (the listening connection's
   epoch and the tenant's generation), so a change that commits while the row is being read
   invalidates it even though the row read predates it.
-- Rows are trusted only while the feed is live: connected, LISTENing, and its heartbeat
-  answered within `STALE_AFTER_S`. A lost connection (PostgreSQL restarted, the backend
-  terminated) ends trust at once and bumps the epoch, so nothing remembered before survives
-  the reconnection; a connection that hangs silently is distrusted within `STALE_AFTER_S`.
+- Rows are trusted only while the feed is live: connected, LISTENing, and its heartbeat — a
+  notification it sends itself — received back within `STALE_AFTER_S`. A lost connection
+  (PostgreSQL restarted, the backend terminated) ends trust at once and bumps the epoch, so
+  nothing remembered before survives the reconnection; a connection that hangs silently, or
+  no longer receives the channel (a pooler in transaction mode), is distrusted within
+  `STALE_AFTER_S`.
   Until the feed is live again, every request reads its row, as before.
 - The process that makes the change through a service also bumps the generation itself after
   the commit (`tokens_changed`), so its own next request never depends on the notification's
@@ -39,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -56,6 +59,8 @@ log = logging.getLogger(__name__)
 CHANNEL = "definewtf_credentials"
 #: The payload of a notification that concerns every tenant (TRUNCATE).
 EVERY_TENANT = "*"
+#: The payloads of the feeds' heartbeats begin so (`RevocationFeed._echo`): never a tenant.
+PING = "ping:"
 APPLICATION_NAME = "definewtf-revocations"
 HEARTBEAT_S = 1.0
 #: A feed whose heartbeat has not been answered for this long is not trusted.
@@ -103,6 +108,10 @@ class RevocationFeed:
         self._connection: asyncpg.Connection | None = None
         #: One query at a time on the listening connection (the heartbeat, `settled`).
         self._lock = asyncio.Lock()
+        #: This feed's heartbeats: sent, and awaited until they come back.
+        self._id = secrets.token_hex(8)
+        self._pings = 0
+        self._awaited: dict[str, asyncio.Future[None]] = {}
         self._went_live: asyncio.Event | None = None
         self._stopping = False
         self._sqlite: ReusingSQLiteEngine | None = None
@@ -166,16 +175,33 @@ class RevocationFeed:
     async def _listen(self, connection: asyncpg.Connection) -> None:
         connection.add_termination_listener(lambda _connection: self._lost())
         await connection.add_listener(CHANNEL, self._notified)
+        self._connection = connection
+        await self._echo(connection)  # live only once a notification is seen to arrive
         self._last_beat = time.monotonic()
         self._connected = True
-        self._connection = connection
         if self._went_live is not None:
             self._went_live.set()
         while not connection.is_closed():
             await asyncio.sleep(HEARTBEAT_S)
-            async with self._lock:
-                await connection.fetchval("SELECT 1", timeout=HEARTBEAT_S)
+            await self._echo(connection)
             self._last_beat = time.monotonic()
+
+    async def _echo(self, connection: asyncpg.Connection) -> None:
+        """Notify the channel and wait for that notification to come back. It proves what a
+        `SELECT 1` would not: that this connection still receives what the channel carries
+        (behind a pooler in transaction mode, the session that LISTENed is not the one
+        answering). PostgreSQL delivers notifications in commit order, so every one sent
+        before has been handled too. TimeoutError if it does not come back in time."""
+        self._pings += 1
+        payload = f"{PING}{self._id}:{self._pings}"
+        arrived: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._awaited[payload] = arrived
+        try:
+            async with self._lock:  # one query at a time on a connection
+                await connection.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+            await asyncio.wait_for(arrived, HEARTBEAT_S)
+        finally:
+            del self._awaited[payload]
 
     def _lost(self) -> None:
         if self._connected and not self._stopping:
@@ -186,6 +212,11 @@ class RevocationFeed:
         self._rows.clear()
 
     def _notified(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
+        if payload.startswith(PING):  # a heartbeat: ours, or another process's
+            arrived = self._awaited.get(payload)
+            if arrived is not None and not arrived.done():
+                arrived.set_result(None)
+            return
         self.notifications += 1
         try:
             tokens_changed(None if payload == EVERY_TENANT else UUID(payload))
@@ -215,13 +246,10 @@ class RevocationFeed:
         self._rows[(tenant_id, prefix)] = _Remembered(stamp, row)
 
     async def settled(self) -> None:
-        """Return once every notification sent before this call has been handled: PostgreSQL
-        sends a listener its notifications before it answers the listener's next query, and
-        asyncpg schedules their callbacks before it resolves that answer. For changes made
-        behind the services' back (tests, an operator's SQL) by whoever must see them next."""
+        """Return once every notification sent before this call has been handled (an echo,
+        see `_echo`). For changes made behind the services' back (tests, an operator's SQL)
+        by whoever must see them next; a served request needs none of it, having arrived
+        through the event loop after the notification."""
         connection = self._connection
-        if connection is None or not self.live:
-            return
-        async with self._lock:
-            await connection.fetchval("SELECT 1", timeout=HEARTBEAT_S)
-        await asyncio.sleep(0)
+        if connection is not None and self.live:
+            await self._echo(connection)
