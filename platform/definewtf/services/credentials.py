@@ -53,6 +53,10 @@ def is_live(row: dict[str, Any], now: datetime) -> bool:
     return expires_at is None or expires_at > now
 
 
+def _refused() -> Unauthenticated:
+    return Unauthenticated("invalid or expired credential")
+
+
 @functools.cache
 def _credential_sql(table: type[Table], *columns: Column) -> str:
     """The credential read of `check_secret`, built once per table: it runs on every request,
@@ -77,9 +81,8 @@ async def check_secret(
 
     Every refusal says the same thing: a caller learns nothing about which check failed.
     """
-    refused = Unauthenticated("invalid or expired credential")
     if not is_well_formed(secret):
-        raise refused
+        raise _refused()
     t: Any = table
     prefix = prefix_of(secret)
     row = None if feed is None else feed.recall(tenant_id, prefix)
@@ -93,8 +96,8 @@ async def check_secret(
             feed.remember(tenant_id, prefix, row, stamp)
     now = utcnow()
     if row is None or not is_live(row, now):
-        raise refused
-    credential_id = UUID(str(row["id"]))
+        raise _refused()
+    credential_id = row["id"] if isinstance(row["id"], UUID) else UUID(row["id"])
     # Guessing secrets for a known prefix costs an argon2 run per guess: throttled per prefix.
     failures = security.failed_secrets
     guesses = (t._meta.tablename, tenant_id, prefix)
@@ -108,7 +111,7 @@ async def check_secret(
     if not ok:
         with contextlib.suppress(RateLimited):
             failures.take(guesses)
-        raise refused
+        raise _refused()
     if security.usage.due(credential_id):
         async with write_transaction():
             await table.update({t.last_used_at: now}).where(t.id == credential_id)
