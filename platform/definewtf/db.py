@@ -171,7 +171,7 @@ def _literals(template: str) -> tuple[str, ...]:
 
 def compile_querystring(querystring: QueryString) -> tuple[str, list[Any]]:
     """PostgreSQL's text (`$1`, `$2` …) and arguments of a QueryString tree: what Piccolo's
-    `QueryString.compile_string("postgres")` returns (tests/test_db.py compares the two)."""
+    `QueryString.compile_string("postgres")` returns (tests/test_query_compilation.py)."""
     parts: list[str] = []
     args: list[Any] = []
 

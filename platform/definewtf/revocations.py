@@ -28,7 +28,7 @@ request. DESIGN.md §4 allows a *revocation generation* instead, and this is it:
 What "at once" means here: another worker stops accepting a revoked token as soon as its event
 loop has handled the notification, which PostgreSQL sends at the commit — the same order of
 time as a request already in flight when the revocation committed (tests/test_two_instances.py
-measures it).
+checks it).
 
 SQLite has no notifications but needs none: its `PRAGMA data_version` changes whenever another
 connection commits anything, so a row is trusted only while nothing at all has been committed
