@@ -233,10 +233,11 @@ class RevocationFeed:
             return None
         return (self._epoch, _every_tenant, _generations[tenant_id])
 
-    def recall(self, tenant_id: UUID, prefix: str) -> dict[str, Any] | None:
-        """The row remembered for this token, if nothing has changed since it was read."""
+    def recall(self, tenant_id: UUID, prefix: str, stamp: Stamp | None) -> dict[str, Any] | None:
+        """The row remembered for this token, if nothing has changed since it was read:
+        if it was remembered under `stamp`, the tenant's stamp now (`stamp()`)."""
         remembered = self._rows.get((tenant_id, prefix))
-        if remembered is None or remembered.stamp != self.stamp(tenant_id):
+        if remembered is None or stamp is None or remembered.stamp != stamp:
             return None
         return remembered.row
 

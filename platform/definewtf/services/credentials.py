@@ -85,9 +85,11 @@ async def check_secret(
         raise _refused()
     t: Any = table
     prefix = prefix_of(secret)
-    row = None if feed is None else feed.recall(tenant_id, prefix)
+    # One stamp for both: what a remembered row must match, and (taken before the read) what
+    # a row read now is remembered under. On SQLite a stamp is a PRAGMA.
+    stamp = None if feed is None else feed.stamp(tenant_id)
+    row = None if feed is None else feed.recall(tenant_id, prefix, stamp)
     if row is None:
-        stamp = None if feed is None else feed.stamp(tenant_id)
         rows = await fetch(_credential_sql(table, *columns), tenant_id, prefix)
         row = rows[0] if rows else None
         # Only rows are remembered: an unknown prefix is read again, so a token created a
