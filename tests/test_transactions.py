@@ -36,25 +36,25 @@ async def test_a_failure_half_way_through_create_tenant_leaves_nothing(client, m
 
 
 async def test_a_failure_half_way_through_create_user_leaves_nothing(
-    client, acme, security, monkeypatch
+    client, acme, security, sql_log
 ) -> None:
-    """create_user writes the user (and its audit event), then its searchable values; that
-    write fails: neither the user nor the event may remain."""
-
-    async def failing_values(*_: object) -> None:
-        assert await User.count() == 1  # written so far
-        raise Boom
-
-    monkeypatch.setattr(users, "_insert_values", failing_values)
+    """create_user writes the user, its audit event, then its searchable values (one
+    statement on PostgreSQL, three in a transaction on SQLite); the values' write fails in
+    the database: neither the user nor the event may remain."""
     events = await AuditEvent.count()
-    title = IndexedValue(attr="title", entry=0, sub="", value="Pilot", value_ci="pilot")
-    with pytest.raises(Boom):
+    # No attribute name: user_value.attr is NOT NULL.
+    broken = IndexedValue(attr=None, entry=0, sub="", value="x", value_ci="x")  # type: ignore[arg-type]
+    with pytest.raises((sqlite3.IntegrityError, asyncpg.NotNullViolationError)):
         await users.create_user(
             tenant_id=acme.id,
-            data=UserData(user_name="ghost", values=(title,)),
+            data=UserData(user_name="ghost", values=(broken,)),
             actor=CLI_ACTOR,
             security=security,
         )
+    [values_write] = [sql for sql in sql_log if "user_value" in sql]
+    # The user's row was written before the values (SQLite) or by the same statement.
+    before = sql_log[: sql_log.index(values_write) + 1]
+    assert any('INSERT INTO "app_user"' in sql for sql in before), sql_log
     assert await User.count() == 0
     assert await AuditEvent.count() == events
 

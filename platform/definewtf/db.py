@@ -3,14 +3,17 @@
 Piccolo binds a table to an engine lazily (`Table._meta.db`); `Database.bind()` assigns ours
 to every table so that the engine is built from settings at start-up, never at import.
 
-`write_transaction()` is the only way services write. It is correct on both engines:
+`write_transaction()` is the only way services write several statements (a single statement,
+and `definewtf.writes.write_together`, need none on PostgreSQL). It is correct on both
+engines:
 
 - SQLite: a DEFERRED transaction that reads then writes fails at once with "database is
   locked" when another connection holds the write lock, whatever the busy timeout. So every
   write transaction is `BEGIN IMMEDIATE`, behind a process-wide `asyncio.Lock` (one writer at
   a time; SQLite therefore means one worker process), on a WAL database with a 30 s timeout.
 - PostgreSQL: an ordinary transaction (READ COMMITTED). Services that read-modify-write a row
-  lock it (`SELECT … FOR UPDATE`, see `lock_for_update`) or use single atomic statements.
+  lock it (`SELECT … FOR UPDATE`, see `lock_for_update`), use single atomic statements, or
+  write only if the row is still at the version they read (`write_together`).
 
 A nested `write_transaction()` joins the outer one.
 """
@@ -24,7 +27,7 @@ import sqlite3
 import string
 import threading
 import weakref
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,18 +35,14 @@ from urllib.parse import unquote, urlsplit
 
 import aiosqlite
 import asyncpg
-from piccolo.columns import JSON, JSONB, Column
-from piccolo.custom_types import Combinable
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
 from piccolo.query.base import Query
 from piccolo.querystring import QueryString
 from piccolo.table import Table
-from piccolo.utils.encoding import dump_json
 
 from definewtf.errors import Conflict, Unavailable
-from definewtf.sql import placeholders
 from definewtf.tables import ALL_TABLES, Tenant
 
 SQLITE_TIMEOUT_SECONDS = 30.0
@@ -234,78 +233,6 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     engine = current_engine()
     rows = await engine.run_querystring(QueryString(sql, *args))
     return engine.transform_response_to_dicts(rows) if rows else []
-
-
-#: A row to insert along with a write (`insert_row`, `update_rows`): the audit event of a change.
-Row = tuple[type[Table], Mapping[Column, Any]]
-
-
-async def insert_row(
-    table: type[Table], values: Mapping[Column, Any], *, also: Row | None = None
-) -> None:
-    """INSERT one row of `values` (column → value; JSON columns take Python values). Like
-    `fetch`, for the writes every request makes: Piccolo builds a query object per call.
-    `also`: another row inserted with it (see `_also`)."""
-    names, args = _assignments(values)
-    prefix, also_args = _also(also)
-    await fetch(
-        f'{prefix}INSERT INTO "{table._meta.tablename}" ({", ".join(names)}) '  # noqa: S608
-        f"VALUES ({placeholders(len(args))})",
-        *also_args,
-        *args,
-    )
-    await _also_after(also)
-
-
-async def update_rows(
-    table: type[Table],
-    values: Mapping[Column, Any],
-    where: Combinable,
-    *,
-    also: Row | None = None,
-) -> None:
-    """UPDATE the rows of `table` that `where` matches with `values`, as `insert_row`."""
-    names, args = _assignments(values)
-    assignments = ", ".join(f"{name} = {{}}" for name in names)
-    prefix, also_args = _also(also)
-    await fetch(
-        f'{prefix}UPDATE "{table._meta.tablename}" SET {assignments} WHERE {{}}',  # noqa: S608
-        *also_args,
-        *args,
-        where.querystring,
-    )
-    await _also_after(also)
-
-
-def _also(row: Row | None) -> tuple[str, list[Any]]:
-    """How a write statement inserts `row` too, on PostgreSQL: in the same statement, as a
-    data-modifying `WITH` — one round trip less for each audited write (an IdP's sync, every
-    PATCH). Not at all if the statement fails. SQLite, whose statements run in process,
-    inserts it after the statement (`_also_after`)."""
-    if row is None or is_sqlite():
-        return "", []
-    table, values = row
-    names, args = _assignments(values)
-    return (
-        f'WITH also AS (INSERT INTO "{table._meta.tablename}" ({", ".join(names)}) '  # noqa: S608
-        f"VALUES ({placeholders(len(args))})) ",
-        args,
-    )
-
-
-async def _also_after(row: Row | None) -> None:
-    if row is not None and is_sqlite():
-        await insert_row(*row)
-
-
-def _assignments(values: Mapping[Column, Any]) -> tuple[list[str], list[Any]]:
-    names, args = [], []
-    for column, value in values.items():
-        names.append(f'"{column._meta.db_column_name}"')
-        if isinstance(column, JSON | JSONB) and value is not None and not isinstance(value, str):
-            value = dump_json(value)
-        args.append(value)
-    return names, args
 
 
 async def _release_connection(connection: asyncpg.Connection) -> None:

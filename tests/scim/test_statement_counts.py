@@ -23,7 +23,7 @@ CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 def _without_token_reads(statements: list[str], engine_name: str) -> list[str]:
     """The statements but the read of the (already verified) token's row: none on
     PostgreSQL, at most one on SQLite (after a commit)."""
-    token = [sql for sql in statements if "scim_token" in sql]
+    token = [sql for sql in statements if 'FROM "scim_token"' in sql]
     assert len(token) <= (0 if engine_name == "postgresql" else 1), token
     return [sql for sql in statements if sql not in token]
 
@@ -87,9 +87,9 @@ async def test_a_patch_does_not_read_the_user_back(client, scim_auth, sql_log) -
     assert response.status_code == 200
     assert response.json()["title"] == "Architect"
     assert response.json()["meta"]["version"] != created.json()["meta"]["version"]
-    reads = [sql for sql in sql_log if sql.lstrip().upper().startswith("SELECT")]
+    reads = _reads(sql_log)
     user_reads = [sql for sql in reads if 'FROM "app_user"' in sql or "FROM app_user" in sql]
-    assert len(user_reads) == 1, user_reads  # the row lock, the user's groups in it
+    assert len(user_reads) == 1, user_reads  # the user, its groups and values in it
     assert all("app_user" in sql for sql in reads if "group_member" in sql), reads
     got = await client.get(f"/api/scim/Users/{created.json()['id']}", headers=scim_auth)
     assert got.json() == response.json()
@@ -110,12 +110,18 @@ async def test_a_create_does_not_read_the_new_users_groups(
     assert response.status_code == 201
     assert response.json().get("groups", []) == []
     assert not any("group_member" in sql for sql in sql_log), sql_log
-    reads = [sql for sql in sql_log if sql.lstrip().upper().startswith("SELECT")]
-    # Whether the userName is taken.
-    assert len(_without_token_reads(reads, engine_name)) == 1, reads
+    # Nothing is read: the insert itself finds whether the userName is taken.
+    assert _without_token_reads(_reads(sql_log), engine_name) == [], sql_log
     # A new user has no searchable values yet: they are inserted, nothing is deleted.
     [write] = _value_writes(sql_log)
-    assert write.lstrip().upper().startswith("INSERT"), write
+    assert "DELETE" not in write.upper(), write
+
+
+def _reads(log: list[str]) -> list[str]:
+    """The statements that only read (SQLite's `SELECT changes()` after a write is none)."""
+    return [
+        sql for sql in log if sql.lstrip().upper().startswith("SELECT") and "changes()" not in sql
+    ]
 
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -250,30 +256,47 @@ async def test_a_whole_tenant_page_is_counted_beside_its_read(
     assert overlapped == (engine_name == "postgresql")
 
 
-async def test_a_write_and_its_audit_event_are_one_statement(
-    client, scim_auth, sql_log, engine_name
+async def test_a_write_its_audit_event_and_values_are_one_statement(
+    client, scim_auth, sql_log, engine_name, monkeypatch
 ) -> None:
     """An IdP's sync is a POST per user and its attribute sync a PATCH per user: on PostgreSQL
-    the audit event is inserted by the write's own statement (a data-modifying WITH)."""
+    the user's row, its audit event and its searchable values are written by one statement
+    (data-modifying WITHs), with no transaction around it: a POST is that statement, a PATCH
+    a read and that statement."""
     if engine_name != "postgresql":
-        pytest.skip("SQLite's statements run in process: it inserts the event after the write")
+        pytest.skip("SQLite's statements run in process: it runs them in a transaction")
 
-    def audited(write: str) -> str:
+    def written(write: str) -> str:
         [statement] = [sql for sql in sql_log if "audit_event" in sql]
-        assert statement.startswith('WITH also AS (INSERT INTO "audit_event"'), statement
-        assert f'{write} "app_user"' in statement, statement
+        assert statement.startswith(f'WITH written AS ({write} "app_user"'), statement
+        assert 'INSERT INTO "user_value"' in statement, statement
         return statement
 
+    engine = current_engine()
+    transactions = 0
+    original = type(engine).transaction
+
+    def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal transactions
+        transactions += 1
+        return original(self, *args, **kwargs)
+
+    await client.get("/api/scim/ServiceProviderConfig", headers=scim_auth)  # token known
+    sql_log.clear()
+    monkeypatch.setattr(type(engine), "transaction", counted)
     created = await client.post(
         "/api/scim/Users",
         json={"schemas": [CORE], "userName": "a@x.test", "title": "Engineer"},
         headers=scim_auth,
     )
-    audited("INSERT INTO")
+    assert len(_without_token_reads(sql_log, engine_name)) == 1, sql_log
+    written("INSERT INTO")
     sql_log.clear()
     user_id = created.json()["id"]
     await _replace(client, scim_auth, user_id, "title", "Architect")
-    audited("UPDATE")
+    assert len(_without_token_reads(sql_log, engine_name)) == 2, sql_log
+    assert 'DELETE FROM "user_value"' in written("UPDATE")
+    assert transactions == 0
     events = (
         await AuditEvent.select(AuditEvent.action, AuditEvent.before, AuditEvent.after)
         .where(AuditEvent.target_id == user_id)
@@ -282,3 +305,5 @@ async def test_a_write_and_its_audit_event_are_one_statement(
     assert [e["action"] for e in events] == ["user.create", "user.update"]
     change = (json.loads(events[1]["before"]), json.loads(events[1]["after"]))
     assert change == ({"title": "Engineer"}, {"title": "Architect"})
+    assert await _found(client, scim_auth, 'title eq "Architect"') == 1
+    assert await _found(client, scim_auth, 'title eq "Engineer"') == 0

@@ -7,16 +7,17 @@ from datetime import datetime
 from typing import Any, Required, TypedDict, Unpack
 from uuid import UUID
 
+from piccolo.columns import Column
 from piccolo.custom_types import Combinable
 
 from definewtf.clock import utcnow
-from definewtf.db import Row, insert_row
 from definewtf.errors import Invalid
 from definewtf.ids import uuid7
 from definewtf.principals import Actor, require_admin
 from definewtf.request_context import request_id
 from definewtf.services.paging import MAX_PAGE_SIZE
 from definewtf.tables import AuditEvent
+from definewtf.writes import Insert, insert_row
 
 
 class Event(TypedDict, total=False):
@@ -34,31 +35,32 @@ class Event(TypedDict, total=False):
 async def record(**event_fields: Unpack[Event]) -> None:
     """Append an audit event. Call it inside the service's write transaction, so the event
     exists exactly when the change does. Never pass a secret in `before` / `after`."""
-    await insert_row(*event(**event_fields))
+    await insert_row(AuditEvent, _row(event_fields))
 
 
-def event(**event_fields: Unpack[Event]) -> Row:
-    """The row `record` appends, for a write that inserts it itself (`also=` of
-    `definewtf.db.insert_row` / `update_rows`), in the same transaction, as `record`."""
+def event(**event_fields: Unpack[Event]) -> Insert:
+    """The row `record` appends, for a write that inserts it with its own rows
+    (`definewtf.writes.write_together`)."""
+    return Insert.row(AuditEvent, _row(event_fields))
+
+
+def _row(event_fields: Event) -> dict[Column, Any]:
     column, actor = AuditEvent, event_fields["actor"]
-    return (
-        AuditEvent,
-        {
-            # Time-ordered: events of the same second keep the order they happened in.
-            column.id: uuid7(),
-            column.tenant: event_fields["tenant_id"],
-            column.occurred_at: utcnow(),
-            column.actor_type: actor.kind,
-            column.actor_id: actor.user_id or actor.credential_id,
-            column.actor_label: actor.label,
-            column.action: event_fields["action"],
-            column.target_type: event_fields.get("target_type", ""),
-            column.target_id: str(event_fields.get("target_id", "")),
-            column.before: event_fields.get("before"),
-            column.after: event_fields.get("after"),
-            column.request_id: request_id(),
-        },
-    )
+    return {
+        # Time-ordered: events of the same second keep the order they happened in.
+        column.id: uuid7(),
+        column.tenant: event_fields["tenant_id"],
+        column.occurred_at: utcnow(),
+        column.actor_type: actor.kind,
+        column.actor_id: actor.user_id or actor.credential_id,
+        column.actor_label: actor.label,
+        column.action: event_fields["action"],
+        column.target_type: event_fields.get("target_type", ""),
+        column.target_id: str(event_fields.get("target_id", "")),
+        column.before: event_fields.get("before"),
+        column.after: event_fields.get("after"),
+        column.request_id: request_id(),
+    }
 
 
 @dataclass(frozen=True, slots=True)

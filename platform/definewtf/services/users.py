@@ -7,8 +7,9 @@ parses a wire format.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
@@ -18,24 +19,18 @@ from piccolo.columns.combination import WhereRaw
 from piccolo.custom_types import Combinable
 
 from definewtf.clock import utcnow
-from definewtf.db import (
-    current_engine,
-    fetch,
-    insert_row,
-    unique_violation_as,
-    update_rows,
-    write_transaction,
-)
+from definewtf.db import current_engine, fetch, unique_violation_as, write_transaction
 from definewtf.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from definewtf.principals import SCIM_PROVISION, TENANT_ADMIN, Actor, require_admin, require_any
 from definewtf.security import Security
 from definewtf.services import audit
 from definewtf.services.groups import memberships, memberships_of_user
 from definewtf.services.paging import Extra, fetch_page, select_rows
-from definewtf.sql import SortKey, compare, json_rows, like, row_placeholders
+from definewtf.sql import SortKey, compare, json_rows, like
 from definewtf.statistics import STATISTICS
-from definewtf.tables import GroupMember, User
+from definewtf.tables import GroupMember, User, UserValue
 from definewtf.text import fold
+from definewtf.writes import Delete, Insert, Update, write_together
 
 MAX_USER_NAME_LENGTH = 256
 
@@ -190,94 +185,150 @@ async def create_user(
     require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
     # A new (or restored) account whose state is not given starts active.
     values = {User.active: True} | _columns_of(data)
-    password_hash = None if data.password is None else await security.hasher.hash(data.password)
-    now = utcnow()
-    conflict = Conflict("User", "userName", f"userName {data.user_name!r} is already taken")
-    async with write_transaction():
-        # Raw SQL, like every statement of a create: an IdP's initial sync is one per user.
+    if data.password is not None:
+        values[User.password_hash] = await security.hasher.hash(data.password)
+    for _ in range(_OPTIMISTIC_ATTEMPTS):
+        # An IdP's sync is one POST per user: the insert is tried first (one statement on
+        # PostgreSQL, with its event and values), and only a taken userName reads its owner.
+        record = await _insert(tenant_id, values, data, actor)
+        if record is not None:
+            STATISTICS.users_created()
+            return record
         found = await fetch(
             "SELECT id, deleted_at, version, created_at FROM app_user "
             "WHERE tenant = {} AND user_name_ci = {}",
             tenant_id,
             values[User.user_name_ci],
         )
-        existing = found[0] if found else None
-        if existing is not None and existing["deleted_at"] is None:
-            raise conflict
-        if existing is None:
-            user_id, version, created_at, action = uuid4(), 1, now, "user.create"
-        else:
-            user_id, action = UUID(str(existing["id"])), "user.restore"
-            version, created_at = existing["version"] + 1, existing["created_at"]
-        # What is about to be written, not read back (one statement less per user an IdP
-        # syncs). A new user is in no group yet; a restored one's memberships are read with
-        # the response.
-        record = UserRecord(
-            id=user_id,
-            tenant_id=tenant_id,
-            version=version,
-            created_at=created_at,
-            updated_at=now,
-            groups=[] if existing is None else None,
-            **_record_fields(values),
-        )
-        event = audit.event(
-            tenant_id=tenant_id,
-            actor=actor,
-            action=action,
-            target_type="user",
-            target_id=user_id,
-            after=_audit_view(record),
-        )
-        written = {
-            **values,
-            User.deleted_at: None,
-            User.password_hash: password_hash,
-            User.version: version,
-            User.updated_at: now,
-        }
-        if existing is not None:
-            await update_rows(User, written, compare(User.id, "=", user_id), also=event)
-        else:
-            with unique_violation_as(conflict):
-                await insert_row(
-                    User,
-                    {User.id: user_id, User.tenant: tenant_id, User.created_at: now, **written},
-                    also=event,
-                )
-        if data.values is not None:
-            if existing is not None:  # the values of the deleted user go
-                await fetch(
-                    'DELETE FROM user_value WHERE tenant = {} AND "user" = {}', tenant_id, user_id
-                )
-            await _insert_values(tenant_id, user_id, list(data.values))
-    if action == "user.create":
-        STATISTICS.users_created()
-    return record
+        if found and found[0]["deleted_at"] is None:
+            break
+        if found:
+            record = await _restore(tenant_id, found[0], values, data, actor)
+            if record is not None:
+                return record
+        # Else the owner of the name changed between the two statements: try again.
+    raise Conflict("User", "userName", f"userName {data.user_name!r} is already taken")
 
 
-#: Rows per INSERT (8 parameters each) or DELETE of user values: far below either engine's
-#: parameter limit.
-_VALUES_PER_STATEMENT = 500
+async def _insert(
+    tenant_id: UUID, values: dict[Any, Any], data: UserData, actor: Actor
+) -> UserRecord | None:
+    """The new user, or None if the userName is taken (nothing written)."""
+    user_id, now = uuid4(), utcnow()
+    # What is about to be written, not read back. A new user is in no group yet.
+    record = UserRecord(
+        id=user_id,
+        tenant_id=tenant_id,
+        version=1,
+        created_at=now,
+        updated_at=now,
+        groups=[],
+        **_record_fields(values),
+    )
+    row = {
+        **values,
+        User.id: user_id,
+        User.tenant: tenant_id,
+        User.version: 1,
+        User.created_at: now,
+        User.updated_at: now,
+    }
+    written = await write_together(
+        Insert.row(User, row, unless_taken=(User.tenant, User.user_name_ci)),
+        _event(tenant_id, actor, "user.create", user_id, after=_audit_view(record)),
+        _new_values(tenant_id, user_id, data.values or ()),
+    )
+    return record if written else None
 
 
-def _batches(items: list[Any]) -> Iterator[list[Any]]:
-    for start in range(0, len(items), _VALUES_PER_STATEMENT):
-        yield items[start : start + _VALUES_PER_STATEMENT]
+async def _restore(
+    tenant_id: UUID, found: dict[str, Any], values: dict[Any, Any], data: UserData, actor: Actor
+) -> UserRecord | None:
+    """The soft-deleted user `found` back, with `data`; None if it changed since it was read
+    (nothing written)."""
+    user_id, now = UUID(str(found["id"])), utcnow()
+    version = found["version"] + 1
+    # Its memberships are read with the response.
+    record = UserRecord(
+        id=user_id,
+        tenant_id=tenant_id,
+        version=version,
+        created_at=found["created_at"],
+        updated_at=now,
+        **_record_fields(values),
+    )
+    row = {
+        User.password_hash: None,
+        **values,
+        User.deleted_at: None,
+        User.version: version,
+        User.updated_at: now,
+    }
+    written = await write_together(
+        Update(User, row, _at_version(tenant_id, user_id, found["version"], deleted=True)),
+        _event(tenant_id, actor, "user.restore", user_id, after=_audit_view(record)),
+        # The deleted user's values go, if the new representation has its own.
+        *(() if data.values is None else (_all_values(tenant_id, user_id),)),
+        _new_values(tenant_id, user_id, data.values or ()),
+    )
+    return record if written else None
 
 
-async def _insert_values(tenant_id: UUID, user_id: UUID, values: list[IndexedValue]) -> None:
-    """Raw SQL: it runs on every create and update, and Piccolo built an object per value
-    (5% of a PATCH's CPU in py-spy)."""
-    for batch in _batches(values):
-        args: list[Any] = []
-        for v in batch:
-            args += (uuid4(), tenant_id, user_id, v.attr, v.entry, v.sub, v.value, v.value_ci)
-        await fetch(
-            'INSERT INTO user_value (id, tenant, "user", attr, entry, sub, value, value_ci) '  # noqa: S608
-            f"VALUES {row_placeholders(len(batch), 8)}",
-            *args,
-        )
+#: Tries of a write that read first (`update_user`, `create_user`) before it gives up: each
+#: fails only if another writer changed the same user between its read and its write.
+_OPTIMISTIC_ATTEMPTS = 3
+
+
+def _at_version(
+    tenant_id: UUID, user_id: UUID, version: int, *, deleted: bool = False
+) -> Combinable:
+    """The user, if it is still at `version` (and visible, or soft-deleted if `deleted`)."""
+    deleted_at = "IS NOT NULL" if deleted else "IS NULL"
+    return WhereRaw(
+        f'"app_user"."tenant" = {{}} AND "app_user"."id" = {{}} AND "app_user"."version" = {{}} '
+        f'AND "app_user"."deleted_at" {deleted_at}',
+        tenant_id,
+        user_id,
+        version,
+    )
+
+
+def _event(
+    tenant_id: UUID, actor: Actor, action: str, user_id: UUID, **change: dict[str, Any] | None
+) -> Insert:
+    return audit.event(
+        tenant_id=tenant_id,
+        actor=actor,
+        action=action,
+        target_type="user",
+        target_id=user_id,
+        **change,
+    )
+
+
+_VALUE_COLUMNS = (
+    UserValue.id,
+    UserValue.tenant,
+    UserValue.user,
+    UserValue.attr,
+    UserValue.entry,
+    UserValue.sub,
+    UserValue.value,
+    UserValue.value_ci,
+)
+
+
+def _new_values(tenant_id: UUID, user_id: UUID, values: Iterable[IndexedValue]) -> Insert:
+    """Rows for `values`, as tuples: Piccolo built an object per value (5% of a PATCH's CPU
+    in py-spy)."""
+    rows = [
+        (uuid4(), tenant_id, user_id, v.attr, v.entry, v.sub, v.value, v.value_ci) for v in values
+    ]
+    return Insert(UserValue, _VALUE_COLUMNS, rows)
+
+
+def _all_values(tenant_id: UUID, user_id: UUID) -> Delete:
+    return Delete(UserValue, compare(UserValue.tenant, "=", tenant_id), UserValue.user, [user_id])
 
 
 @functools.cache
@@ -298,13 +349,15 @@ def _values_of_user(engine_type: str) -> tuple[str, str]:
 _SEEN_VERSION = ("seen_version", '(SELECT s.version FROM app_user s WHERE s.id = "app_user".id)')
 
 
-async def _update_values(
-    tenant_id: UUID, user_id: UUID, stored: list[list[Any]], values: tuple[IndexedValue, ...]
-) -> None:
-    """Make the user's values `values`, given the rows `stored` now: delete the rows no longer
-    wanted and insert the missing ones (inside the caller's write transaction). A PATCH of a
-    title rewrites one row, not all of them and their three indexes' entries; a deactivation
-    (a column) none."""
+def _values_change(
+    tenant_id: UUID, user_id: UUID, stored: list[list[Any]], values: tuple[IndexedValue, ...] | None
+) -> tuple[Delete, Insert] | tuple[()]:
+    """What makes the user's values `values` (None: as they are), given the rows `stored`
+    now: delete the rows no longer wanted, insert the missing ones. A PATCH of a title
+    rewrites one row, not all of them and their three indexes' entries; a deactivation (a
+    column) none."""
+    if values is None:
+        return ()
     wanted = {(v.attr, v.entry, v.sub, v.value): v for v in values}
     kept: set[tuple[str, int, str, str]] = set()
     stale: list[UUID] = []
@@ -314,14 +367,11 @@ async def _update_values(
             kept.add(key)
         else:
             stale.append(UUID(str(row_id)))
-    for batch in _batches(stale):
-        await fetch(
-            "DELETE FROM user_value WHERE tenant = {} "  # noqa: S608 -- placeholders only
-            f"AND id IN ({', '.join(['{}'] * len(batch))})",
-            tenant_id,
-            *batch,
-        )
-    await _insert_values(tenant_id, user_id, [v for k, v in wanted.items() if k not in kept])
+    missing = (v for k, v in wanted.items() if k not in kept)
+    # The user's rows, then those of them: `id = ANY(…)` with the tenant alone let PostgreSQL
+    # pick the tenant's index and filter every value of the tenant (seen in EXPLAIN).
+    owned = compare(UserValue.tenant, "=", tenant_id) & compare(UserValue.user, "=", user_id)
+    return Delete(UserValue, owned, UserValue.id, stale), _new_values(tenant_id, user_id, missing)
 
 
 async def get_user(
@@ -387,15 +437,15 @@ def data_of(record: UserRecord) -> UserData:
     )
 
 
-async def _locked(
-    tenant_id: UUID, user_id: UUID, if_match: int | None
+async def _current(
+    tenant_id: UUID, user_id: UUID, if_match: int | None, *, lock: bool = False
 ) -> tuple[UserRecord, list[list[Any]]]:
-    """The visible user with their groups, row-locked for the rest of the write transaction,
-    at the version the caller expects (`if_match`, the ETag it last saw) if it names one; and
-    its stored searchable values (`_values_of_user`)."""
+    """The visible user with their groups, at the version the caller expects (`if_match`,
+    the ETag it last saw) if it names one; and its stored searchable values
+    (`_values_of_user`). `lock`: row-locked for the rest of the write transaction."""
     extra = (*_groups(True), _values_of_user(current_engine().engine_type), _SEEN_VERSION)
     where = _visible(tenant_id) & compare(User.id, "=", user_id)
-    rows = await select_rows(User, _COLUMNS, where, for_update=True, extra=extra)
+    rows = await select_rows(User, _COLUMNS, where, for_update=lock, extra=extra)
     if rows and rows[0]["seen_version"] != rows[0]["version"]:
         # On PostgreSQL, a lock waited for hands over the row as the other writer left it,
         # but the statement's subqueries (values, groups) still read the snapshot from
@@ -439,57 +489,83 @@ async def update_user(
 ) -> UserRecord:
     """Apply `change` to the user's current state, atomically.
 
-    The row is locked (SELECT … FOR UPDATE on PostgreSQL; the IMMEDIATE transaction on SQLite)
-    before `change` sees it, so concurrent updates apply one after the other and none is lost.
-    `change` may raise: nothing is written. `if_match` is the version the caller last saw
-    (ETag); a different current version is PreconditionFailed. An update that changes nothing
-    keeps the version.
+    `change` sees the user as read, and what it makes is written only if the user is still at
+    the version read (`write_together`); else it is read and applied again, and the last try
+    locks the row first (SELECT … FOR UPDATE on PostgreSQL; the IMMEDIATE transaction on
+    SQLite). Concurrent updates thus apply one after the other and none is lost. `change` may
+    be called more than once, and may raise: nothing is written. `if_match` is the version the
+    caller last saw (ETag); a different current version is PreconditionFailed. An update that
+    changes nothing keeps the version.
 
     Members may change their own name and display name (`SELF_EDITABLE`), nothing else.
     """
     self_service = actor.user_id == user_id and actor.tenant_id == tenant_id
     if not self_service:
         require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
-    conflict = Conflict("User", "userName", "userName is already taken")
-    async with write_transaction():
-        current, stored = await _locked(tenant_id, user_id, if_match)
-        before = data_of(current)
-        after = change(before)
-        changed = _changes(before, after)
-        if not changed:
-            return current
-        if not set(changed) <= SELF_EDITABLE:
-            require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
-        values = _columns_of(after)
-        if after.password is not None:
-            values[User.password_hash] = await security.hasher.hash(after.password)
-        now = utcnow()
-        action = "user.update"
-        if before.active and after.active is False:
-            action = "user.deactivate"
-        elif not before.active and after.active is True:
-            action = "user.reactivate"
-        event = audit.event(
-            tenant_id=tenant_id,
-            actor=actor,
-            action=action,
-            target_type="user",
-            target_id=user_id,
-            before={key: old for key, (old, _) in changed.items()},
-            after={key: new for key, (_, new) in changed.items()},
+    for attempt in range(_OPTIMISTIC_ATTEMPTS + 1):
+        # Read, apply, write if the user is still at the version read: two statements on
+        # PostgreSQL, none of them in a transaction. The last try locks the row (so a user
+        # other writers keep changing is updated too).
+        lock = attempt == _OPTIMISTIC_ATTEMPTS
+        async with write_transaction() if lock else contextlib.nullcontext():
+            current, stored = await _current(tenant_id, user_id, if_match, lock=lock)
+            updated = await _apply(tenant_id, current, stored, change, actor, security)
+            if updated is not None:
+                return updated
+    raise AssertionError("the version of a locked row moved")  # pragma: no cover
+
+
+async def _apply(
+    tenant_id: UUID,
+    current: UserRecord,
+    stored: list[list[Any]],
+    change: Callable[[UserData], UserData],
+    actor: Actor,
+    security: Security,
+) -> UserRecord | None:
+    """`change` applied to `current` and written, if the user is still at its version (else
+    None, nothing written); `current` itself if `change` changes nothing."""
+    before = data_of(current)
+    after = change(before)
+    changed = _changes(before, after)
+    if not changed:
+        return current
+    if not set(changed) <= SELF_EDITABLE:
+        require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
+    values = _columns_of(after)
+    if after.password is not None:
+        values[User.password_hash] = await security.hasher.hash(after.password)
+    now = utcnow()
+    action = "user.update"
+    if before.active and after.active is False:
+        action = "user.deactivate"
+    elif not before.active and after.active is True:
+        action = "user.reactivate"
+    row = {**values, User.version: current.version + 1, User.updated_at: now}
+    with unique_violation_as(Conflict("User", "userName", "userName is already taken")):
+        written = await write_together(
+            Update(User, row, _at_version(tenant_id, current.id, current.version)),
+            _event(
+                tenant_id,
+                actor,
+                action,
+                current.id,
+                before={key: old for key, (old, _) in changed.items()},
+                after={key: new for key, (_, new) in changed.items()},
+            ),
+            *(
+                ()
+                if after.values is None
+                else _values_change(tenant_id, current.id, stored, after.values)
+            ),
         )
-        with unique_violation_as(conflict):
-            await update_rows(
-                User,
-                {**values, User.version: current.version + 1, User.updated_at: now},
-                compare(User.id, "=", user_id),
-                also=event,
-            )
-        if after.values is not None:
-            await _update_values(tenant_id, user_id, stored, after.values)
-    # What was just written, without reading it back: the row was locked, so nothing else
-    # changed it (one statement less per PATCH / PUT).
-    return replace(current, **_record_fields(values), version=current.version + 1, updated_at=now)
+    # What was just written, without reading it back: it was written at the version read,
+    # so nothing else changed it (one statement less per PATCH / PUT).
+    return (
+        replace(current, **_record_fields(values), version=current.version + 1, updated_at=now)
+        if written
+        else None
+    )
 
 
 async def set_active(
@@ -516,7 +592,7 @@ async def delete_user(
     restores it."""
     require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
     async with write_transaction():
-        current, _ = await _locked(tenant_id, user_id, if_match)
+        current, _ = await _current(tenant_id, user_id, if_match, lock=True)
         await User.update(
             {
                 User.deleted_at: utcnow(),
