@@ -345,7 +345,7 @@ def _values_of_user(engine_type: str) -> tuple[str, str]:
 
 
 #: The user's version as the statement's snapshot sees it: it differs from the locked row's
-#: when `FOR UPDATE` waited for another writer (see `_locked`).
+#: when `FOR UPDATE` waited for another writer (see `_current`).
 _SEEN_VERSION = ("seen_version", '(SELECT s.version FROM app_user s WHERE s.id = "app_user".id)')
 
 
@@ -443,10 +443,12 @@ async def _current(
     """The visible user with their groups, at the version the caller expects (`if_match`,
     the ETag it last saw) if it names one; and its stored searchable values
     (`_values_of_user`). `lock`: row-locked for the rest of the write transaction."""
-    extra = (*_groups(True), _values_of_user(current_engine().engine_type), _SEEN_VERSION)
+    extra = (*_groups(True), _values_of_user(current_engine().engine_type))
+    if lock:
+        extra += (_SEEN_VERSION,)
     where = _visible(tenant_id) & compare(User.id, "=", user_id)
     rows = await select_rows(User, _COLUMNS, where, for_update=lock, extra=extra)
-    if rows and rows[0]["seen_version"] != rows[0]["version"]:
+    if lock and rows and rows[0]["seen_version"] != rows[0]["version"]:
         # On PostgreSQL, a lock waited for hands over the row as the other writer left it,
         # but the statement's subqueries (values, groups) still read the snapshot from
         # before the wait. The lock is held now: read again, in a statement that sees it all.
