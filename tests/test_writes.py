@@ -1,11 +1,11 @@
-"""Writes that read first and write only if nothing changed since (definewtf.writes and the
-users service): a write that loses a race is applied again on what won, never over it."""
+"""Writes of several rows together (definewtf.writes): all of them or none, gated on the
+first, with their values as given; and the users service's create that finds its userName
+taken by a soft-deleted user."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any
 from uuid import uuid4
 
 from definewtf.principals import CLI_ACTOR
@@ -16,105 +16,10 @@ from definewtf.tables import AuditEvent, User, UserValue
 from definewtf.writes import Delete, Insert, Update, write_together
 
 
-def _titled(title: str) -> Any:
-    value = IndexedValue(attr="title", entry=0, sub="", value=title, value_ci=title.lower())
-
-    def change(data: UserData) -> UserData:
-        return replace(data, attributes={**data.attributes, "title": title}, values=(value,))
-
-    return change
-
-
-def _named(given: str) -> Any:
-    def change(data: UserData) -> UserData:
-        return replace(data, given_name=given, attributes={**data.attributes, "given": given})
-
-    return change
-
-
 async def _create(acme, security, name: str = "ada") -> users.UserRecord:
     return await users.create_user(
         tenant_id=acme.id, data=UserData(user_name=name), actor=CLI_ACTOR, security=security
     )
-
-
-def _interrupted(monkeypatch, acme, security, user_id, races: int) -> list[bool]:
-    """Make another writer change the user's givenName (to G1, G2, …) right after each of the
-    first `races` unlocked reads of an update; the reads' `lock` flags, as they happen."""
-    real_current = users._current
-    reads: list[bool] = []
-
-    async def racing(*args: Any, **kwargs: Any) -> Any:
-        read = await real_current(*args, **kwargs)
-        reads.append(kwargs.get("lock", False))
-        if not kwargs.get("lock") and len(reads) <= races:
-            monkeypatch.setattr(users, "_current", real_current)
-            await users.update_user(
-                tenant_id=acme.id,
-                user_id=user_id,
-                change=_named(f"G{len(reads)}"),
-                actor=CLI_ACTOR,
-                security=security,
-            )
-            monkeypatch.setattr(users, "_current", racing)
-        return read
-
-    monkeypatch.setattr(users, "_current", racing)
-    return reads
-
-
-async def _retitle(acme, security, user_id: Any) -> users.UserRecord:
-    return await users.update_user(
-        tenant_id=acme.id,
-        user_id=user_id,
-        change=_titled("Countess"),
-        actor=CLI_ACTOR,
-        security=security,
-    )
-
-
-async def _stored_user(user_id: Any) -> dict[str, Any]:
-    [row] = await User.select(User.given_name, User.attributes, User.version).where(
-        User.id == user_id
-    )
-    return {**row, "attributes": json.loads(row["attributes"])}
-
-
-async def test_an_update_that_loses_a_race_is_applied_on_the_winners_state(
-    client, acme, security, monkeypatch
-) -> None:
-    """Between this update's read and its write another update commits: the write finds the
-    version moved, writes nothing, reads again and applies its change on top."""
-    created = await _create(acme, security)
-    reads = _interrupted(monkeypatch, acme, security, created.id, races=1)
-    updated = await _retitle(acme, security, created.id)
-    assert reads == [False, False]  # read, lost, read again
-    assert updated.version == created.version + 2
-    row = await _stored_user(created.id)
-    assert row["given_name"] == "G1"
-    assert row["attributes"]["title"] == "Countess"
-    assert row["version"] == updated.version
-    values = await UserValue.select(UserValue.value).where(UserValue.user == created.id)
-    assert [v["value"] for v in values] == ["Countess"]  # written once, by the retry
-    actions = await AuditEvent.select(AuditEvent.action).where(
-        AuditEvent.target_id == str(created.id)
-    )
-    assert [a["action"] for a in actions].count("user.update") == 2
-
-
-async def test_a_user_other_writers_keep_changing_is_updated_under_a_lock(
-    client, acme, security, monkeypatch
-) -> None:
-    """Every optimistic try loses; the last try locks the row and writes."""
-    created = await _create(acme, security)
-    tries = users._OPTIMISTIC_ATTEMPTS
-    reads = _interrupted(monkeypatch, acme, security, created.id, races=tries)
-    updated = await _retitle(acme, security, created.id)
-    assert reads == [False] * tries + [True]
-    row = await _stored_user(created.id)
-    assert row["given_name"] == f"G{tries}"
-    assert row["attributes"]["title"] == "Countess"
-    assert row["version"] == updated.version == created.version + tries + 1
 
 
 async def test_a_gate_that_writes_nothing_writes_nothing_else(client, acme) -> None:

@@ -261,8 +261,8 @@ async def test_a_write_its_audit_event_and_values_are_one_statement(
 ) -> None:
     """An IdP's sync is a POST per user and its attribute sync a PATCH per user: on PostgreSQL
     the user's row, its audit event and its searchable values are written by one statement
-    (data-modifying WITHs), with no transaction around it: a POST is that statement, a PATCH
-    a read and that statement."""
+    (data-modifying WITHs). A POST is that statement alone, with no transaction around it; a
+    PATCH is a transaction of the locked read and that statement."""
     if engine_name != "postgresql":
         pytest.skip("SQLite's statements run in process: it runs them in a transaction")
 
@@ -291,12 +291,13 @@ async def test_a_write_its_audit_event_and_values_are_one_statement(
     )
     assert len(_without_token_reads(sql_log, engine_name)) == 1, sql_log
     written("INSERT INTO")
+    assert transactions == 0
     sql_log.clear()
     user_id = created.json()["id"]
     await _replace(client, scim_auth, user_id, "title", "Architect")
     assert len(_without_token_reads(sql_log, engine_name)) == 2, sql_log
     assert 'DELETE FROM "user_value"' in written("UPDATE")
-    assert transactions == 0
+    assert transactions == 1
     events = (
         await AuditEvent.select(AuditEvent.action, AuditEvent.before, AuditEvent.after)
         .where(AuditEvent.target_id == user_id)

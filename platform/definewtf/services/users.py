@@ -7,7 +7,6 @@ parses a wire format.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
@@ -187,7 +186,7 @@ async def create_user(
     values = {User.active: True} | _columns_of(data)
     if data.password is not None:
         values[User.password_hash] = await security.hasher.hash(data.password)
-    for _ in range(_OPTIMISTIC_ATTEMPTS):
+    for _ in range(_CREATE_ATTEMPTS):
         # An IdP's sync is one POST per user: the insert is tried first (one statement on
         # PostgreSQL, with its event and values), and only a taken userName reads its owner.
         record = await _insert(tenant_id, values, data, actor)
@@ -274,9 +273,9 @@ async def _restore(
     return record if written else None
 
 
-#: Tries of a write that read first (`update_user`, `create_user`) before it gives up: each
-#: fails only if another writer changed the same user between its read and its write.
-_OPTIMISTIC_ATTEMPTS = 3
+#: Tries of a create before it gives up (409): each fails only if the owner of the userName
+#: changed between the insert that found it taken and the read of its owner.
+_CREATE_ATTEMPTS = 3
 
 
 def _at_version(
@@ -345,7 +344,7 @@ def _values_of_user(engine_type: str) -> tuple[str, str]:
 
 
 #: The user's version as the statement's snapshot sees it: it differs from the locked row's
-#: when `FOR UPDATE` waited for another writer (see `_current`).
+#: when `FOR UPDATE` waited for another writer (see `_locked`).
 _SEEN_VERSION = ("seen_version", '(SELECT s.version FROM app_user s WHERE s.id = "app_user".id)')
 
 
@@ -437,18 +436,16 @@ def data_of(record: UserRecord) -> UserData:
     )
 
 
-async def _current(
-    tenant_id: UUID, user_id: UUID, if_match: int | None, *, lock: bool = False
+async def _locked(
+    tenant_id: UUID, user_id: UUID, if_match: int | None
 ) -> tuple[UserRecord, list[list[Any]]]:
-    """The visible user with their groups, at the version the caller expects (`if_match`,
-    the ETag it last saw) if it names one; and its stored searchable values
-    (`_values_of_user`). `lock`: row-locked for the rest of the write transaction."""
-    extra = (*_groups(True), _values_of_user(current_engine().engine_type))
-    if lock:
-        extra += (_SEEN_VERSION,)
+    """The visible user with their groups, row-locked for the rest of the write transaction,
+    at the version the caller expects (`if_match`, the ETag it last saw) if it names one; and
+    its stored searchable values (`_values_of_user`)."""
+    extra = (*_groups(True), _values_of_user(current_engine().engine_type), _SEEN_VERSION)
     where = _visible(tenant_id) & compare(User.id, "=", user_id)
-    rows = await select_rows(User, _COLUMNS, where, for_update=lock, extra=extra)
-    if lock and rows and rows[0]["seen_version"] != rows[0]["version"]:
+    rows = await select_rows(User, _COLUMNS, where, for_update=True, extra=extra)
+    if rows and rows[0]["seen_version"] != rows[0]["version"]:
         # On PostgreSQL, a lock waited for hands over the row as the other writer left it,
         # but the statement's subqueries (values, groups) still read the snapshot from
         # before the wait. The lock is held now: read again, in a statement that sees it all.
@@ -491,30 +488,26 @@ async def update_user(
 ) -> UserRecord:
     """Apply `change` to the user's current state, atomically.
 
-    `change` sees the user as read, and what it makes is written only if the user is still at
-    the version read (`write_together`); else it is read and applied again, and the last try
-    locks the row first (SELECT … FOR UPDATE on PostgreSQL; the IMMEDIATE transaction on
-    SQLite). Concurrent updates thus apply one after the other and none is lost. `change` may
-    be called more than once, and may raise: nothing is written. `if_match` is the version the
-    caller last saw (ETag); a different current version is PreconditionFailed. An update that
-    changes nothing keeps the version.
+    The row is locked (SELECT … FOR UPDATE on PostgreSQL; the IMMEDIATE transaction on SQLite)
+    before `change` sees it, so concurrent updates apply one after the other and none is lost.
+    `change` may raise: nothing is written. `if_match` is the version the caller last saw
+    (ETag); a different current version is PreconditionFailed. An update that changes nothing
+    keeps the version.
 
     Members may change their own name and display name (`SELF_EDITABLE`), nothing else.
     """
     self_service = actor.user_id == user_id and actor.tenant_id == tenant_id
     if not self_service:
         require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
-    for attempt in range(_OPTIMISTIC_ATTEMPTS + 1):
-        # Read, apply, write if the user is still at the version read: two statements on
-        # PostgreSQL, none of them in a transaction. The last try locks the row (so a user
-        # other writers keep changing is updated too).
-        lock = attempt == _OPTIMISTIC_ATTEMPTS
-        async with write_transaction() if lock else contextlib.nullcontext():
-            current, stored = await _current(tenant_id, user_id, if_match, lock=lock)
-            updated = await _apply(tenant_id, current, stored, change, actor, security)
-            if updated is not None:
-                return updated
-    raise AssertionError("the version of a locked row moved")  # pragma: no cover
+    async with write_transaction():
+        # Locked, then one statement on PostgreSQL (BEGIN, the read, the write, COMMIT). Reading
+        # without the lock and writing only at the version read (as `create_user` restores)
+        # saved two round trips but measured slower at 100,000 users: bench/RESULTS.md.
+        current, stored = await _locked(tenant_id, user_id, if_match)
+        updated = await _apply(tenant_id, current, stored, change, actor, security)
+    if updated is None:
+        raise AssertionError("the version of a locked user moved")  # pragma: no cover
+    return updated
 
 
 async def _apply(
@@ -525,7 +518,7 @@ async def _apply(
     actor: Actor,
     security: Security,
 ) -> UserRecord | None:
-    """`change` applied to `current` and written, if the user is still at its version (else
+    """`change` applied to `current` and written if the user is still at its version (else
     None, nothing written); `current` itself if `change` changes nothing."""
     before = data_of(current)
     after = change(before)
@@ -594,7 +587,7 @@ async def delete_user(
     restores it."""
     require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
     async with write_transaction():
-        current, _ = await _current(tenant_id, user_id, if_match, lock=True)
+        current, _ = await _locked(tenant_id, user_id, if_match)
         await User.update(
             {
                 User.deleted_at: utcnow(),
