@@ -182,10 +182,6 @@ class Update:
             self.where.querystring,
         )
 
-    def gated(self) -> QueryString:
-        [statement] = self.statements()
-        return QueryString(f"{{}} AND {_IF_WRITTEN}", statement)
-
 
 @dataclass(frozen=True, slots=True)
 class Delete:
@@ -207,16 +203,17 @@ class Delete:
         return QueryString(sql, self.where.querystring, list(self.keys))
 
 
-Write = Insert | Update | Delete
+#: What `write_together` writes after its first write.
+Then = Insert | Delete
 
 
-def _empty(write: Write) -> bool:
+def _empty(write: Then) -> bool:
     return (isinstance(write, Insert) and not write.rows) or (
         isinstance(write, Delete) and not write.keys
     )
 
 
-async def write_together(first: Insert | Update, *rest: Write) -> bool:
+async def write_together(first: Insert | Update, *rest: Then) -> bool:
     """Run `first`, then `rest` if `first` wrote a row; all of it or nothing (see the module).
     Whether `first` wrote. Inside a `write_transaction()` it joins it."""
     rest = tuple(write for write in rest if not _empty(write))

@@ -504,63 +504,43 @@ async def update_user(
         # without the lock and writing only at the version read (as `create_user` restores)
         # saved two round trips but measured slower at 100,000 users: bench/RESULTS.md.
         current, stored = await _locked(tenant_id, user_id, if_match)
-        updated = await _apply(tenant_id, current, stored, change, actor, security)
-    if updated is None:
-        raise AssertionError("the version of a locked user moved")  # pragma: no cover
-    return updated
-
-
-async def _apply(
-    tenant_id: UUID,
-    current: UserRecord,
-    stored: list[list[Any]],
-    change: Callable[[UserData], UserData],
-    actor: Actor,
-    security: Security,
-) -> UserRecord | None:
-    """`change` applied to `current` and written if the user is still at its version (else
-    None, nothing written); `current` itself if `change` changes nothing."""
-    before = data_of(current)
-    after = change(before)
-    changed = _changes(before, after)
-    if not changed:
-        return current
-    if not set(changed) <= SELF_EDITABLE:
-        require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
-    values = _columns_of(after)
-    if after.password is not None:
-        values[User.password_hash] = await security.hasher.hash(after.password)
-    now = utcnow()
-    action = "user.update"
-    if before.active and after.active is False:
-        action = "user.deactivate"
-    elif not before.active and after.active is True:
-        action = "user.reactivate"
-    row = {**values, User.version: current.version + 1, User.updated_at: now}
-    with unique_violation_as(Conflict("User", "userName", "userName is already taken")):
-        written = await write_together(
-            Update(User, row, _at_version(tenant_id, current.id, current.version)),
-            _event(
-                tenant_id,
-                actor,
-                action,
-                current.id,
-                before={key: old for key, (old, _) in changed.items()},
-                after={key: new for key, (_, new) in changed.items()},
-            ),
-            *(
-                ()
-                if after.values is None
-                else _values_change(tenant_id, current.id, stored, after.values)
-            ),
+        before = data_of(current)
+        after = change(before)
+        changed = _changes(before, after)
+        if not changed:
+            return current
+        if not set(changed) <= SELF_EDITABLE:
+            require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
+        values = _columns_of(after)
+        if after.password is not None:
+            values[User.password_hash] = await security.hasher.hash(after.password)
+        now = utcnow()
+        action = "user.update"
+        if before.active and after.active is False:
+            action = "user.deactivate"
+        elif not before.active and after.active is True:
+            action = "user.reactivate"
+        row = {**values, User.version: current.version + 1, User.updated_at: now}
+        with unique_violation_as(Conflict("User", "userName", "userName is already taken")):
+            written = await write_together(
+                Update(User, row, _at_version(tenant_id, current.id, current.version)),
+                _event(
+                    tenant_id,
+                    actor,
+                    action,
+                    current.id,
+                    before={key: old for key, (old, _) in changed.items()},
+                    after={key: new for key, (_, new) in changed.items()},
+                ),
+                *_values_change(tenant_id, current.id, stored, after.values),
+            )
+        if not written:
+            raise AssertionError("the version of a locked user moved")  # pragma: no cover
+        # What was just written, without reading it back: the row was locked, so nothing else
+        # changed it (one statement less per PATCH / PUT).
+        return replace(
+            current, **_record_fields(values), version=current.version + 1, updated_at=now
         )
-    # What was just written, without reading it back: it was written at the version read,
-    # so nothing else changed it (one statement less per PATCH / PUT).
-    return (
-        replace(current, **_record_fields(values), version=current.version + 1, updated_at=now)
-        if written
-        else None
-    )
 
 
 async def set_active(
