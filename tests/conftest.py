@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -190,6 +190,24 @@ async def acme(client: httpx.AsyncClient) -> TenantRecord:
 @pytest.fixture
 async def globex(client: httpx.AsyncClient) -> TenantRecord:
     return await tenants.create_tenant(slug="globex", name="Globex", actor=CLI_ACTOR)
+
+
+@pytest.fixture
+def many_acme_users(acme: TenantRecord, engine_name: str) -> Callable[[int], Awaitable[None]]:
+    """Writes `count` bare users (userName `u<i>@x.test`) of acme in one PostgreSQL
+    statement: a real tenant's size, quicker than through the services."""
+
+    async def insert(count: int) -> None:
+        assert engine_name == "postgresql", "generate_series is PostgreSQL's"
+        await current_engine().run_ddl(
+            "INSERT INTO app_user (id, tenant, user_name, user_name_ci, active, version, "  # noqa: S608
+            "attributes, created_at, updated_at) "
+            f"SELECT gen_random_uuid(), '{acme.id}', 'u' || i || '@x.test', "
+            f"'u' || i || '@x.test', true, 1, '{{}}', now(), now() "
+            f"FROM generate_series(1, {count:d}) AS i"
+        )
+
+    return insert
 
 
 @pytest.fixture

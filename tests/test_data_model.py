@@ -101,3 +101,32 @@ async def test_deleting_a_tenant_cascades_to_its_rows(client, acme: TenantRecord
     await User.insert(user_row(acme.id, "x"))
     await Tenant.delete().where(Tenant.id == acme.id)
     assert await User.count().where(User.tenant == acme.id) == 0
+
+
+async def test_an_idp_update_of_a_synced_user_stays_on_its_page_on_postgresql(
+    client, acme: TenantRecord, scim_auth, engine_name, many_acme_users
+) -> None:
+    """After an initial sync every page of users is full; an update whose new version finds
+    no room on the row's page is not HOT and adds an entry to each of the table's seven
+    indexes (m0013). With the room m0013 keeps, a PATCH's new version stays on the page."""
+    if engine_name != "postgresql":
+        pytest.skip("fillfactor is PostgreSQL's")
+    engine = current_engine()
+    # Several pages of small users, packed as an IdP's sync leaves them.
+    await many_acme_users(500)
+    (first,) = await engine.run_ddl(
+        "SELECT id, ctid::text AS ctid FROM app_user WHERE ctid = '(0,1)'"
+    )
+    (last_page,) = await engine.run_ddl("SELECT max((ctid::text::point)[0]) AS page FROM app_user")
+    assert last_page["page"] >= 2  # page 0 was filled before the next one was begun
+    patch = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "title", "value": "Senior Engineer"}],
+    }
+    response = await client.patch(f"/api/scim/Users/{first['id']}", json=patch, headers=scim_auth)
+    assert response.status_code == 200, response.text
+    (after,) = await engine.run_ddl(
+        f"SELECT ctid::text AS ctid FROM app_user WHERE id = '{first['id']}'"  # noqa: S608
+    )
+    assert after["ctid"] != first["ctid"]  # a new version was written …
+    assert after["ctid"].startswith("(0,"), after  # … on the row's own page

@@ -74,7 +74,7 @@ async def _assert_plan_uses(
 
 
 async def test_substring_searches_use_the_trigram_index_on_postgresql(
-    client, acme: TenantRecord, scim_auth, sql_log, engine_name
+    client, acme: TenantRecord, scim_auth, sql_log, engine_name, many_acme_users
 ) -> None:
     """`co` / `sw` / `ew` match no B-tree: without m0011 the page query of a search box's
     `userName co "…"` reads every user of the tenant. 20,000 users, inserted in one statement,
@@ -82,12 +82,7 @@ async def test_substring_searches_use_the_trigram_index_on_postgresql(
     if engine_name != "postgresql":
         pytest.skip("SQLite has no trigram index: its substring searches scan")
     engine = current_engine()
-    await engine.run_ddl(
-        "INSERT INTO app_user (id, tenant, user_name, user_name_ci, active, version, "  # noqa: S608
-        "attributes, created_at, updated_at) "
-        f"SELECT gen_random_uuid(), '{acme.id}', 'u' || i || '@x.test', 'u' || i || '@x.test', "
-        "true, 1, '{}', now(), now() FROM generate_series(1, 20000) AS i"
-    )
+    await many_acme_users(20000)
     await engine.run_ddl("ANALYZE app_user")
     for expression in ('userName co "1234@"', 'userName sw "u1234@"', 'userName ew "1234@x.test"'):
         sql_log.clear()
