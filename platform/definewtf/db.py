@@ -66,6 +66,7 @@ class ReusingSQLiteEngine(SQLiteEngine):
         super().__init__(path=path, **connection_kwargs)
         self._idle: list[aiosqlite.Connection] = []
         self._readers = threading.local()
+        self._tables: set[str] = set()
 
     async def _run_in_new_connection(
         self,
@@ -122,6 +123,16 @@ class ReusingSQLiteEngine(SQLiteEngine):
             reader.execute("PRAGMA query_only = 1")  # a write slipped in here fails loudly
             self._readers.connection = reader
         return reader
+
+    def has_table(self, name: str) -> bool:
+        """Whether the table (a virtual one too) exists; remembered once it does."""
+        if name not in self._tables:
+            row = self._reader().execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+            )
+            if row.fetchone() is not None:
+                self._tables.add(name)
+        return name in self._tables
 
     def data_version(self) -> int:
         """SQLite's `PRAGMA data_version` on this thread's reader: it changes whenever any

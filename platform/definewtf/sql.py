@@ -10,6 +10,8 @@ from piccolo.columns.combination import WhereRaw
 from piccolo.custom_types import Combinable
 from piccolo.querystring import QueryString
 
+from definewtf import trigrams
+
 
 def is_not_true(inner: Combinable) -> Combinable:
     """`(clause) IS NOT TRUE`: the negation of a match in two-valued logic.
@@ -48,7 +50,9 @@ def like(column: Column, kind: Literal["co", "sw", "ew"], value: str) -> Combina
     # GLOB-free, ESCAPE-explicit LIKE; on SQLite LIKE is case-insensitive for ASCII, which is
     # harmless on folded columns and wrong on case-exact ones, hence the extra equality of
     # substr() for case-exact matching in `like_exact`.
-    return WhereRaw(f"{name} LIKE {{}} ESCAPE '\\'", pattern)
+    match = WhereRaw(f"{name} LIKE {{}} ESCAPE '\\'", pattern)
+    narrowed = trigrams.candidates(column, value)
+    return match if narrowed is None else narrowed & match
 
 
 def like_exact(column: Column, kind: Literal["co", "sw", "ew"], value: str) -> Combinable:

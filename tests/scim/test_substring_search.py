@@ -1,0 +1,161 @@
+"""Substring searches (`co`, `sw`, `ew`) of userName and a group's displayName, on both
+engines: on SQLite they look only at the rows an FTS5 trigram index names (m0014), so these
+tests check that the index keeps up with every write, and that what it narrows to is exactly
+what LIKE alone would match."""
+
+from __future__ import annotations
+
+import pytest
+
+from definewtf.db import current_engine
+from definewtf.trigrams import TRIGRAM_TABLES
+
+USERS, GROUPS = "/api/scim/Users", "/api/scim/Groups"
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+NAMES = [
+    "o'brien@x.test",
+    'say"hi"@x.test',
+    "100%_sure@x.test",
+    "1000sure@x.test",
+    "Straße@x.test",
+    "STRASSE.two@x.test",
+    "ab",
+]
+POPULATION = 400
+
+
+async def _user_names(client, auth, expression: str) -> list[str]:
+    response = await client.get(USERS, params={"filter": expression, "count": "100"}, headers=auth)
+    assert response.status_code == 200, (expression, response.text)
+    body = response.json()
+    assert body["totalResults"] == len(body.get("Resources", [])), expression
+    return sorted(r["userName"] for r in body.get("Resources", []))
+
+
+async def _create(client, auth, user_name: str) -> dict:
+    response = await client.post(
+        USERS, json={"schemas": [USER], "userName": user_name}, headers=auth
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def _index_is_consistent(engine_name: str) -> None:
+    """FTS5's own check of an external-content index against its table (raises if not)."""
+    if engine_name == "sqlite":
+        for index in TRIGRAM_TABLES.values():
+            await current_engine().run_ddl(
+                f"INSERT INTO {index}({index}, rank) VALUES ('integrity-check', 1)"  # noqa: S608
+            )
+
+
+async def test_substring_searches_of_user_names(client, scim_auth, acme, engine_name) -> None:
+    for name in NAMES:
+        await _create(client, scim_auth, name)
+    cases = {
+        # wildcards and quotes are literal characters of the phrase and of the pattern
+        'userName co "%_s"': ["100%_sure@x.test"],
+        'userName co "00%"': ["100%_sure@x.test"],
+        'userName sw "100"': ["100%_sure@x.test", "1000sure@x.test"],
+        'userName co "\'bri"': ["o'brien@x.test"],
+        'userName co "y\\"hi\\""': ['say"hi"@x.test'],
+        # folded: ß is ss, case does not matter
+        'userName sw "STRASS"': ["STRASSE.two@x.test", "Straße@x.test"],
+        'userName co "raße@"': ["Straße@x.test"],
+        'userName ew "SURE@X.TEST"': ["100%_sure@x.test", "1000sure@x.test"],
+        # shorter than a trigram: searched without the index
+        'userName co "b"': ["ab", "o'brien@x.test"],
+        'userName ew "ab"': ["ab"],
+        'userName co "zzz"': [],
+    }
+    found = {expression: await _user_names(client, scim_auth, expression) for expression in cases}
+    assert found == cases
+    await _index_is_consistent(engine_name)
+
+
+async def test_the_index_follows_renames_deletes_and_restores(
+    client, scim_auth, acme, engine_name
+) -> None:
+    user = await _create(client, scim_auth, "old.name@x.test")
+    kept = await _create(client, scim_auth, "kept.name@x.test")
+    put = {"schemas": [USER], "userName": "New.Name@x.test"}
+    response = await client.put(f"{USERS}/{user['id']}", json=put, headers=scim_auth)
+    assert response.status_code == 200, response.text
+    assert await _user_names(client, scim_auth, 'userName co "old.na"') == []
+    assert await _user_names(client, scim_auth, 'userName co "new.na"') == ["New.Name@x.test"]
+    # A PATCH that leaves the name as it is (every PATCH rewrites the folded name).
+    patch = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "title", "value": "Boss"}],
+    }
+    response = await client.patch(f"{USERS}/{kept['id']}", json=patch, headers=scim_auth)
+    assert response.status_code == 200, response.text
+    # Soft delete, then restored by a create of the same name.
+    response = await client.delete(f"{USERS}/{user['id']}", headers=scim_auth)
+    assert response.status_code == 204
+    assert await _user_names(client, scim_auth, 'userName co ".name@"') == ["kept.name@x.test"]
+    await _create(client, scim_auth, "new.name@x.test")
+    assert await _user_names(client, scim_auth, 'userName co ".name@"') == [
+        "kept.name@x.test",
+        "new.name@x.test",
+    ]
+    await _index_is_consistent(engine_name)
+    # An operator's hard delete, outside the service.
+    await current_engine().run_ddl(f"DELETE FROM app_user WHERE id = '{kept['id']}'")  # noqa: S608
+    assert await _user_names(client, scim_auth, 'userName co ".name@"') == ["new.name@x.test"]
+    await _index_is_consistent(engine_name)
+
+
+async def test_substring_searches_of_group_names(client, scim_auth, acme, engine_name) -> None:
+    ids = {}
+    for name in ("Engineering", "Sales Engineers", "Finance"):
+        response = await client.post(
+            GROUPS, json={"schemas": [GROUP], "displayName": name}, headers=scim_auth
+        )
+        assert response.status_code == 201, response.text
+        ids[name] = response.json()["id"]
+    response = await client.delete(f"{GROUPS}/{ids['Finance']}", headers=scim_auth)
+    assert response.status_code == 204
+    put = {"schemas": [GROUP], "displayName": "Platform Engineering"}
+    response = await client.put(f"{GROUPS}/{ids['Engineering']}", json=put, headers=scim_auth)
+    assert response.status_code == 200, response.text
+    found = {}
+    for expression in (
+        'displayName co "ENGINEER"',
+        'displayName sw "plat"',
+        'displayName co "nance"',
+    ):
+        response = await client.get(GROUPS, params={"filter": expression}, headers=scim_auth)
+        assert response.status_code == 200, response.text
+        found[expression] = sorted(g["displayName"] for g in response.json().get("Resources", []))
+    assert found == {
+        'displayName co "ENGINEER"': ["Platform Engineering", "Sales Engineers"],
+        'displayName sw "plat"': ["Platform Engineering"],
+        'displayName co "nance"': [],
+    }
+    await _index_is_consistent(engine_name)
+
+
+async def test_a_substring_search_reads_the_trigram_index_on_sqlite(
+    client, scim_auth, sql_log, engine_name
+) -> None:
+    """Without m0014 (or without `definewtf.trigrams` naming it), SQLite's plan for the page
+    of `userName co "…"` walks every user of the tenant and matches each. With it, and with
+    the statistics `definewtf.statistics` keeps after a sync, it reads the matching rows by
+    rowid: 73 µs against 1.6 ms for a page of 11 among 10,000 users."""
+    if engine_name != "sqlite":
+        pytest.skip("PostgreSQL's planner finds its trigram index itself (test_filter_indexes)")
+    # Enough users that walking them costs more than reading the index's few (the planner
+    # walks a handful of users, rightly).
+    for index in range(POPULATION):
+        await _create(client, scim_auth, f"someone{index}@x.test")
+    await current_engine().run_ddl("ANALYZE")
+    sql_log.clear()
+    assert await _user_names(client, scim_auth, 'userName co "one7@"') == ["someone7@x.test"]
+    (page,) = [sql for sql in sql_log if "user_name_ci" in sql]
+    rows = await current_engine().run_ddl(f"EXPLAIN QUERY PLAN {page}")
+    plan = " ".join(str(row["detail"]) for row in rows)
+    assert "SCAN app_user_name_trgm VIRTUAL TABLE" in plan, plan
+    assert "SEARCH app_user USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
