@@ -12,6 +12,7 @@ from piccolo.custom_types import Combinable
 from definewtf.clock import utcnow
 from definewtf.db import fetch, unique_violation_as, write_transaction
 from definewtf.errors import Conflict, Denied, NotFound, Unauthenticated
+from definewtf.ids import as_uuid
 from definewtf.principals import TENANT_ADMIN, Actor, ActorKind, require_admin, require_operator
 from definewtf.security import Security
 from definewtf.services import audit, roles, tenants
@@ -70,7 +71,7 @@ async def create_admin(
             await User.insert(user)
             user_id = user.id
         else:
-            user_id = UUID(str(row["id"]))
+            user_id = as_uuid(row["id"])
             await User.update({User.deleted_at: None, User.active: True}).where(User.id == user_id)
         await roles.grant(tenant_id=tenant.id, user_id=user_id, role_id=role_id)
         key = await _insert_key(
@@ -171,8 +172,8 @@ async def authenticate_bearer(*, tenant_id: UUID | None, secret: str, security: 
                 continue
             return await _actor_for(
                 tenant_id=candidate,
-                user_id=UUID(str(row["user"])),
-                credential_id=UUID(str(row["id"])),
+                user_id=as_uuid(row["user"]),
+                credential_id=as_uuid(row["id"]),
                 prefix=row["prefix"],
                 kind="api_key" if kind == "api_key" else "session",
             )
@@ -231,10 +232,10 @@ _INFO_COLUMNS = (
 
 def _info(row: dict[str, Any]) -> ApiKeyInfo:
     return ApiKeyInfo(
-        UUID(str(row["id"])),
+        as_uuid(row["id"]),
         row["prefix"],
         row["name"],
-        UUID(str(row["user"])),
+        as_uuid(row["user"]),
         row["created_at"],
         row["last_used_at"],
         row["revoked_at"],
@@ -267,7 +268,7 @@ async def revoke_api_key(*, tenant_id: UUID, key_id: UUID, actor: Actor) -> ApiK
         )
         if row is None:
             raise NotFound("ApiKey", key_id)
-        if UUID(str(row["user"])) != actor.user_id:
+        if as_uuid(row["user"]) != actor.user_id:
             require_admin(actor, tenant_id)
         if row["revoked_at"] is None:
             row["revoked_at"] = utcnow()

@@ -12,7 +12,7 @@ from piccolo.custom_types import Combinable
 
 from definewtf.clock import utcnow
 from definewtf.errors import Invalid
-from definewtf.ids import uuid7
+from definewtf.ids import as_uuid, uuid7
 from definewtf.principals import Actor, require_admin
 from definewtf.request_context import request_id
 from definewtf.services.paging import MAX_PAGE_SIZE
@@ -162,5 +162,5 @@ async def list_events(
 def _record(row: dict[str, Any]) -> AuditRecord:
     actor_id = row["actor_id"]
     return AuditRecord(
-        **{**row, "id": UUID(str(row["id"])), "actor_id": actor_id and UUID(str(actor_id))}
+        **{**row, "id": as_uuid(row["id"]), "actor_id": actor_id and as_uuid(actor_id)}
     )

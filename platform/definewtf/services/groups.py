@@ -21,6 +21,7 @@ from piccolo.custom_types import Combinable
 from definewtf.clock import utcnow
 from definewtf.db import fetch, lock_for_update, unique_violation_as, write_transaction
 from definewtf.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from definewtf.ids import as_uuid
 from definewtf.principals import SCIM_PROVISION, TENANT_ADMIN, Actor, require_any
 from definewtf.services import audit
 from definewtf.services.paging import fetch_page
@@ -89,8 +90,8 @@ _COLUMNS = (
 
 def _record(row: dict[str, Any]) -> GroupRecord:
     return GroupRecord(
-        id=UUID(str(row["id"])),
-        tenant_id=UUID(str(row["tenant"])),
+        id=as_uuid(row["id"]),
+        tenant_id=as_uuid(row["tenant"]),
         display_name=row["display_name"],
         external_id=row["external_id"],
         attributes=row["attributes"] or {},
@@ -129,11 +130,6 @@ _ROWS_PER_INSERT = 2000  # a group_member row binds 6 parameters
 T = TypeVar("T")
 
 
-def as_uuid(value: object) -> UUID:
-    """asyncpg already gives UUIDs (a subclass); SQLite gives text."""
-    return value if isinstance(value, UUID) else UUID(str(value))
-
-
 def _chunks(items: list[T], size: int = _IDS_PER_STATEMENT) -> Iterator[list[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -153,7 +149,7 @@ async def _check_users(tenant_id: UUID, user_ids: Iterable[UUID]) -> None:
         rows = await User.select(User.id).where(
             (User.tenant == tenant_id) & User.deleted_at.is_null() & User.id.is_in(chunk)
         )
-        found |= {UUID(str(row["id"])) for row in rows}
+        found |= {as_uuid(row["id"]) for row in rows}
     missing = wanted - found
     if missing:
         raise Invalid(
@@ -179,7 +175,7 @@ async def _apply(
                 current = await GroupMember.select(GroupMember.user).where(mine)
                 leaving = [
                     user_id
-                    for user_id in (UUID(str(row["user"])) for row in current)
+                    for user_id in (as_uuid(row["user"]) for row in current)
                     if user_id not in op.user_ids
                 ]
                 for chunk in _chunks(leaving):
@@ -328,7 +324,7 @@ async def member_page(
         total=total,
         items=[
             Member(
-                UUID(str(row["user"])),
+                as_uuid(row["user"]),
                 row["display"] or row["user.display_name"] or row["user.user_name"],
             )
             for row in rows
@@ -351,7 +347,7 @@ async def groups_of(
         f'WHERE m.tenant = {{}} AND m."user" IN ({placeholders(len(user_ids))})'
     )
     for row in await fetch(sql, tenant_id, *user_ids):
-        result[UUID(str(row["member"]))].append((UUID(str(row["group_id"])), row["display_name"]))
+        result[as_uuid(row["member"])].append((as_uuid(row["group_id"]), row["display_name"]))
     return {user_id: _in_order(found) for user_id, found in result.items()}
 
 
@@ -376,7 +372,7 @@ def memberships_of_user(engine_type: str) -> tuple[str, str]:
 
 def memberships(value: list[list[Any]] | None) -> list[tuple[UUID, str]]:
     """The groups `memberships_of_user` selected, in `groups_of`'s order."""
-    return _in_order([(UUID(str(group_id)), name) for group_id, name in value or ()])
+    return _in_order([(as_uuid(group_id), name) for group_id, name in value or ()])
 
 
 def _in_order(found: list[tuple[UUID, str]]) -> list[tuple[UUID, str]]:

@@ -17,6 +17,7 @@ from uuid import UUID
 from definewtf.clock import utcnow
 from definewtf.db import fetch, lock_for_update, unique_violation_as, write_transaction
 from definewtf.errors import Conflict, Invalid, NotFound
+from definewtf.ids import as_uuid
 from definewtf.principals import TENANT_ADMIN, Actor, require_admin
 from definewtf.services import audit
 from definewtf.sql import placeholders
@@ -40,7 +41,7 @@ async def _role(tenant_id: UUID, name: str) -> tuple[UUID, str]:
     )
     if row is None:
         raise NotFound("Role", name)
-    return UUID(str(row["id"])), row["name"]
+    return as_uuid(row["id"]), row["name"]
 
 
 async def _group_name(tenant_id: UUID, group_id: UUID) -> str:
@@ -141,7 +142,7 @@ async def grants_of_users(*, tenant_id: UUID, user_ids: list[UUID]) -> dict[UUID
             permissions = json.loads(permissions)
         source = "direct" if row["source"] is None else row["source"]
         grant = RoleGrant(row["name"], tuple(permissions or []), source)
-        result[UUID(str(row["member"]))].append(grant)
+        result[as_uuid(row["member"])].append(grant)
     return {
         user_id: sorted(grants, key=lambda g: (g.role, g.source))
         for user_id, grants in result.items()
@@ -163,7 +164,7 @@ GRANTABLE = frozenset({TENANT_ADMIN})
 
 def _role_record(row: dict[str, Any]) -> RoleRecord:
     return RoleRecord(
-        UUID(str(row["id"])),
+        as_uuid(row["id"]),
         row["name"],
         row["description"],
         tuple(row["permissions"] or []),

@@ -11,6 +11,7 @@ from uuid import UUID
 from definewtf.clock import utcnow
 from definewtf.db import unique_violation_as, write_transaction
 from definewtf.errors import Conflict, Invalid, NotFound, Unauthenticated
+from definewtf.ids import as_uuid
 from definewtf.principals import Actor, require_admin
 from definewtf.security import Security
 from definewtf.services import audit
@@ -50,7 +51,7 @@ async def login(*, tenant_id: UUID, email: str, password: str, security: Securit
     ok = await security.hasher.verify(secret_hash, password[:MAX_PASSWORD_LENGTH])
     if not (usable and ok and row):
         raise refused
-    user_id = UUID(str(row["id"]))
+    user_id = as_uuid(row["id"])
     secret = await issue_secret(security)
     now = utcnow()
     session = Session(

@@ -11,6 +11,7 @@ from uuid import UUID
 from definewtf.clock import utcnow
 from definewtf.db import unique_violation_as, write_transaction
 from definewtf.errors import Conflict, Invalid, NotFound
+from definewtf.ids import as_uuid
 from definewtf.principals import (
     PLATFORM_OPERATOR,
     TENANT_ADMIN,
@@ -130,7 +131,7 @@ async def ensure_platform_tenant(*, actor: Actor) -> TenantRecord:
 
 async def platform_tenant_id() -> UUID | None:
     row = await Tenant.select(Tenant.id).where(Tenant.slug == PLATFORM_SLUG).first()
-    return None if row is None else UUID(str(row["id"]))
+    return None if row is None else as_uuid(row["id"])
 
 
 async def find_tenant_by_slug(slug: str) -> TenantRecord | None:
@@ -191,7 +192,7 @@ async def role_id(*, tenant_id: UUID, name: str) -> UUID:
     )
     if row is None:
         raise NotFound("Role", name)
-    return UUID(str(row["id"]))
+    return as_uuid(row["id"])
 
 
 async def list_tenants(

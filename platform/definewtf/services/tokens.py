@@ -11,6 +11,7 @@ from definewtf import revocations
 from definewtf.clock import utcnow
 from definewtf.db import unique_violation_as, write_transaction
 from definewtf.errors import Conflict, Invalid, NotFound
+from definewtf.ids import as_uuid
 from definewtf.principals import SCIM_PROVISION, Actor, require_admin
 from definewtf.security import Security
 from definewtf.services import audit
@@ -63,7 +64,7 @@ _COLUMNS = (
 
 def _info(row: dict[str, Any]) -> ScimTokenInfo:
     return ScimTokenInfo(
-        id=UUID(str(row["id"])),
+        id=as_uuid(row["id"]),
         prefix=row["prefix"],
         created_at=row["created_at"],
         created_by=row["created_by_label"],
@@ -195,7 +196,7 @@ async def authenticate_scim(*, tenant_id: UUID, secret: str, security: Security)
         tenant_id=tenant_id,
         label=f"scim-token:{row['prefix']}",
         permissions=frozenset({SCIM_PROVISION}),
-        credential_id=UUID(str(row["id"])),
+        credential_id=as_uuid(row["id"]),
         credential_prefix=f"scim_token:{row['prefix']}",
     )
 

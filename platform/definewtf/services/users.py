@@ -20,6 +20,7 @@ from piccolo.custom_types import Combinable
 from definewtf.clock import utcnow
 from definewtf.db import current_engine, fetch, unique_violation_as, write_transaction
 from definewtf.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from definewtf.ids import as_uuid
 from definewtf.principals import SCIM_PROVISION, TENANT_ADMIN, Actor, require_admin, require_any
 from definewtf.security import Security
 from definewtf.services import audit
@@ -124,8 +125,8 @@ def _record_fields(values: dict[Any, Any]) -> dict[str, Any]:
 
 def _record(row: dict[str, Any]) -> UserRecord:
     return UserRecord(
-        id=UUID(str(row["id"])),
-        tenant_id=UUID(str(row["tenant"])),
+        id=as_uuid(row["id"]),
+        tenant_id=as_uuid(row["tenant"]),
         user_name=row["user_name"],
         active=bool(row["active"]),
         external_id=row["external_id"],
@@ -245,7 +246,7 @@ async def _restore(
 ) -> UserRecord | None:
     """The soft-deleted user `found` back, with `data`; None if it changed since it was read
     (nothing written)."""
-    user_id, now = UUID(str(found["id"])), utcnow()
+    user_id, now = as_uuid(found["id"]), utcnow()
     version = found["version"] + 1
     # Its memberships are read with the response.
     record = UserRecord(
@@ -365,7 +366,7 @@ def _values_change(
         if key in wanted and key not in kept:
             kept.add(key)
         else:
-            stale.append(UUID(str(row_id)))
+            stale.append(as_uuid(row_id))
     missing = (v for k, v in wanted.items() if k not in kept)
     # The user's rows, then those of them: `id = ANY(…)` with the tenant alone let PostgreSQL
     # pick the tenant's index and filter every value of the tenant (seen in EXPLAIN).
