@@ -7,12 +7,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import Response
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
 from scim2_models import InvalidFilterException
 
 from scim_facade.context import ScimContext
 from scim_facade.filters import FilterCompiler, compile_query
-from scim_facade.requests import ListQuery
+from scim_facade.requests import ListQuery, list_query, query_of_request, read_json
 from scim_facade.responses import list_body, scim_response
 
 
@@ -55,3 +57,23 @@ async def search(
         offset = max(0, offset - page.total)
         total += page.total
     return scim_response(list_body(resources, total=total, start_index=query.start_index))
+
+
+def search_routes(path: str, kind: ResourceKind) -> list[HTTPRouteHandler]:
+    """`GET {path}`, the query in the URL (§3.4.2), and `POST {path}/.search`, the query in a
+    SearchRequest body (§3.4.3), for one resource type."""
+    name = path.strip("/").lower()
+
+    @get(path, name=f"list_{name}")
+    async def listing(
+        request: Request[Any, Any, Any], scim: NamedDependency[ScimContext]
+    ) -> Response[Any]:
+        return await search(scim, query_of_request(request), [kind])
+
+    @post(f"{path}/.search", status_code=200, name=f"search_{name}")
+    async def searching(
+        request: Request[Any, Any, Any], scim: NamedDependency[ScimContext]
+    ) -> Response[Any]:
+        return await search(scim, list_query(await read_json(request)), [kind])
+
+    return [listing, searching]

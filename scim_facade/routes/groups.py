@@ -23,17 +23,14 @@ from scim_facade.mapping import (
 from scim_facade.patch import parse_group_patch
 from scim_facade.requests import (
     POLICY,
-    ListQuery,
     if_match_version,
-    list_query,
-    query_of_request,
     read_json,
     resource_id,
     resource_projection,
     validate,
 )
 from scim_facade.responses import scim_response
-from scim_facade.search import ResourceKind, search
+from scim_facade.search import ResourceKind, search_routes
 
 
 def wants_members(projection: SearchRequest[Any] | None) -> bool:
@@ -160,24 +157,6 @@ async def delete_group(
     )
 
 
-@get("/Groups")
-async def list_groups(
-    request: Request[Any, Any, Any], scim: NamedDependency[ScimContext]
-) -> Response[Any]:
-    return await search_groups(scim, query_of_request(request))
-
-
-@post("/Groups/.search", status_code=200)
-async def search_groups_post(
-    request: Request[Any, Any, Any], scim: NamedDependency[ScimContext]
-) -> Response[Any]:
-    return await search_groups(scim, list_query(await read_json(request)))
-
-
-async def search_groups(scim: ScimContext, query: ListQuery) -> Response[Any]:
-    return await search(scim, query, [GROUPS])
-
-
 GROUPS = ResourceKind(GroupFilterCompiler, groups.list_groups, render_groups)
 
 ROUTES = [
@@ -186,6 +165,5 @@ ROUTES = [
     replace_group,
     patch_group,
     delete_group,
-    list_groups,
-    search_groups_post,
+    *search_routes("/Groups", GROUPS),
 ]

@@ -28,10 +28,7 @@ from scim_facade.mapping import (
 from scim_facade.patch import parse_patch, simple_assignments
 from scim_facade.requests import (
     POLICY,
-    ListQuery,
     if_match_version,
-    list_query,
-    query_of_request,
     read_json,
     resource_id,
     resource_projection,
@@ -39,7 +36,7 @@ from scim_facade.requests import (
     wrap_single_values,
 )
 from scim_facade.responses import scim_response
-from scim_facade.search import ResourceKind, search
+from scim_facade.search import ResourceKind, search_routes
 
 
 @post("/Users", status_code=201)
@@ -144,25 +141,6 @@ async def delete_user(
     )
 
 
-@get("/Users")
-async def list_users(
-    request: Request[Any, Any, Any], scim: NamedDependency[ScimContext]
-) -> Response[Any]:
-    return await search_users(scim, query_of_request(request))
-
-
-@post("/Users/.search", status_code=200)
-async def search_users_post(
-    request: Request[Any, Any, Any], scim: NamedDependency[ScimContext]
-) -> Response[Any]:
-    """RFC 7644 §3.4.3: the query in a SearchRequest body."""
-    return await search_users(scim, list_query(await read_json(request)))
-
-
-async def search_users(scim: ScimContext, query: ListQuery) -> Response[Any]:
-    return await search(scim, query, [USERS])
-
-
 async def render_users(
     scim: ScimContext, records: list[users.UserRecord], projection: SearchRequest[Any] | None
 ) -> list[dict[str, Any]]:
@@ -192,6 +170,5 @@ ROUTES = [
     replace_user,
     patch_user,
     delete_user,
-    list_users,
-    search_users_post,
+    *search_routes("/Users", USERS),
 ]
