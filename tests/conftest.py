@@ -192,19 +192,31 @@ async def globex(client: httpx.AsyncClient) -> TenantRecord:
     return await tenants.create_tenant(slug="globex", name="Globex", actor=CLI_ACTOR)
 
 
+#: A new row's id and timestamp, as each engine stores them (Piccolo keeps text on SQLite).
+_GENERATED = {
+    "postgresql": ("gen_random_uuid()", "now()"),
+    "sqlite": (
+        "lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || "
+        "substr(lower(hex(randomblob(2))), 2) || '-8' || substr(lower(hex(randomblob(2))), 2) "
+        "|| '-' || lower(hex(randomblob(6)))",
+        "strftime('%Y-%m-%d %H:%M:%f', 'now') || '000+00:00'",
+    ),
+}
+
+
 @pytest.fixture
 def many_acme_users(acme: TenantRecord, engine_name: str) -> Callable[[int], Awaitable[None]]:
-    """Writes `count` bare users (userName `u<i>@x.test`) of acme in one PostgreSQL
+    """Writes `count` bare users of acme (userName and primary email `u<i>@x.test`) in one
     statement: a real tenant's size, quicker than through the services."""
+    new_id, now = _GENERATED[engine_name]
 
     async def insert(count: int) -> None:
-        assert engine_name == "postgresql", "generate_series is PostgreSQL's"
         await current_engine().run_ddl(
-            "INSERT INTO app_user (id, tenant, user_name, user_name_ci, active, version, "  # noqa: S608
-            "attributes, created_at, updated_at) "
-            f"SELECT gen_random_uuid(), '{acme.id}', 'u' || i || '@x.test', "
-            f"'u' || i || '@x.test', true, 1, '{{}}', now(), now() "
-            f"FROM generate_series(1, {count:d}) AS i"
+            f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count:d}) "  # noqa: S608
+            "INSERT INTO app_user (id, tenant, user_name, user_name_ci, email, email_ci, "
+            "active, version, attributes, created_at, updated_at) "
+            f"SELECT {new_id}, '{acme.id}', 'u' || i || '@x.test', 'u' || i || '@x.test', "
+            f"'u' || i || '@x.test', 'u' || i || '@x.test', true, 1, '{{}}', {now}, {now} FROM n"
         )
 
     return insert

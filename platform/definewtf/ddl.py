@@ -36,3 +36,20 @@ def _runner(statement: str, engines: Sequence[str]) -> Callable[[], Awaitable[No
             await engine.run_ddl(statement)
 
     return run
+
+
+def pg_trigram_index(name: str, table: str, column: str) -> str:
+    """A GIN trigram index for substring searches of `column` (PostgreSQL), if pg_trgm can be
+    had; a warning if not, and the searches scan (m0011 says why `fastupdate = off`)."""
+    create = (
+        f"CREATE INDEX {name} ON {table} USING gin ({column} gin_trgm_ops) WITH (fastupdate = off)"
+    )
+    return f"""
+DO $$
+BEGIN
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+    EXECUTE '{create}';
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'substring searches of {table}.{column} will scan: %', SQLERRM;
+END $$
+"""

@@ -45,7 +45,7 @@ async def _create(client, auth, user_name: str) -> dict:
 async def _index_is_consistent(engine_name: str) -> None:
     """FTS5's own check of an external-content index against its table (raises if not)."""
     if engine_name == "sqlite":
-        for index in TRIGRAM_TABLES.values():
+        for index in set(TRIGRAM_TABLES.values()):
             await current_engine().run_ddl(
                 f"INSERT INTO {index}({index}, rank) VALUES ('integrity-check', 1)"  # noqa: S608
             )
@@ -157,5 +157,73 @@ async def test_a_substring_search_reads_the_trigram_index_on_sqlite(
     (page,) = [sql for sql in sql_log if "user_name_ci" in sql]
     rows = await current_engine().run_ddl(f"EXPLAIN QUERY PLAN {page}")
     plan = " ".join(str(row["detail"]) for row in rows)
-    assert "SCAN app_user_name_trgm VIRTUAL TABLE" in plan, plan
+    assert "SCAN app_user_trgm VIRTUAL TABLE" in plan, plan
     assert "SEARCH app_user USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+
+
+CONSOLE_SEARCH = """query($f: UserFilter) { users(first: 100, filter: $f) {
+  totalCount edges { node { userName } } } }"""
+
+
+async def test_the_console_search_reads_the_indexes(
+    client, scim_auth, graphql, admin_key, sql_log, engine_name, many_acme_users
+) -> None:
+    """The admin console searches userName *or* the primary email: an OR uses indexes only if
+    both sides have one (m0014 on SQLite, m0011 and m0015 on PostgreSQL); without them every
+    keystroke read every user of the tenant (3.6 ms at 10,000 users on PostgreSQL)."""
+    for index in range(30):
+        body = {
+            "schemas": [USER],
+            "userName": f"person{index}",
+            "emails": [{"value": f"mail{index}@corp.test", "primary": True}],
+        }
+        await _create_with(client, scim_auth, body)
+
+    async def search(text: str) -> list[str]:
+        response = await graphql(admin_key, CONSOLE_SEARCH, {"f": {"search": text}})
+        return [edge["node"]["userName"] for edge in response.json()["data"]["users"]["edges"]]
+
+    assert await search("IL17@CORP") == ["person17"]  # by the email alone
+    assert await search("SON17") == ["person17"]  # by the userName alone
+    # A tenant big enough for the planners to prefer the indexes to walking its users.
+    await many_acme_users(20000 if engine_name == "postgresql" else 5000)
+    engine = current_engine()
+    await engine.run_ddl("ANALYZE")
+    sql_log.clear()
+    assert await search("U1234@X") == ["u1234@x.test"]
+    (page,) = [sql for sql in sql_log if "email_ci" in sql and "LIKE" in sql]
+    if engine_name == "postgresql":
+        rows = await engine.run_ddl(f"EXPLAIN {page}")
+        plan = "\n".join(row["QUERY PLAN"] for row in rows)
+        assert "BitmapOr" in plan, plan
+        assert "app_user_user_name_trgm" in plan, plan
+        assert "app_user_email_trgm" in plan, plan
+    else:
+        rows = await engine.run_ddl(f"EXPLAIN QUERY PLAN {page}")
+        plan = " ".join(str(row["detail"]) for row in rows)
+        assert "MULTI-INDEX OR" in plan, plan
+        assert plan.count("SCAN app_user_trgm VIRTUAL TABLE") == 2, plan
+
+
+async def test_the_index_follows_a_changed_email(
+    client, scim_auth, graphql, admin_key, engine_name
+) -> None:
+    body = {"schemas": [USER], "userName": "dana", "emails": [{"value": "old@corp.test"}]}
+    created = await _create_with(client, scim_auth, body)
+    body["emails"] = [{"value": "new@corp.test"}]
+    response = await client.put(f"{USERS}/{created['id']}", json=body, headers=scim_auth)
+    assert response.status_code == 200, response.text
+
+    async def search(text: str) -> list[str]:
+        response = await graphql(admin_key, CONSOLE_SEARCH, {"f": {"search": text}})
+        return [edge["node"]["userName"] for edge in response.json()["data"]["users"]["edges"]]
+
+    assert await search("old@corp") == []
+    assert await search("new@corp") == ["dana"]
+    await _index_is_consistent(engine_name)
+
+
+async def _create_with(client, auth, body: dict) -> dict:
+    response = await client.post(USERS, json=body, headers=auth)
+    assert response.status_code == 201, response.text
+    return response.json()

@@ -18,32 +18,19 @@ user's trigrams go straight into the index instead (a few dozen entries per user
 pg_trgm ships with PostgreSQL (contrib) and is a trusted extension: the database owner may
 create it without superuser. Where it is missing or refused, the migration warns and carries
 on without the indexes — substring searches then scan, as before — rather than keep the
-service from starting. SQLite has no such index; its searches scan.
+service from starting. SQLite has no such index (m0014 gives it FTS5 trigram tables).
 """
 
-from definewtf.ddl import raw_migration
+from definewtf.ddl import pg_trigram_index, raw_migration
 
 ID = "2026-11-29T01:30:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "trigram indexes for substring searches (PostgreSQL)"
 
 
-def _trigram_index(name: str, table: str, column: str) -> str:
-    """The index, if pg_trgm can be had; a warning if not."""
-    return f"""
-DO $$
-BEGIN
-    CREATE EXTENSION IF NOT EXISTS pg_trgm;
-    EXECUTE 'CREATE INDEX {name} ON {table} USING gin ({column} gin_trgm_ops) WITH (fastupdate = off)';
-EXCEPTION WHEN OTHERS THEN
-    RAISE WARNING 'substring searches of {table}.{column} will scan: %', SQLERRM;
-END $$
-"""
-
-
 STATEMENTS = [
-    _trigram_index("app_user_user_name_trgm", "app_user", "user_name_ci"),
-    _trigram_index("app_group_display_name_trgm", "app_group", "display_name_ci"),
+    pg_trigram_index("app_user_user_name_trgm", "app_user", "user_name_ci"),
+    pg_trigram_index("app_group_display_name_trgm", "app_group", "display_name_ci"),
 ]
 
 

@@ -14,10 +14,12 @@ matching nearly everyone (`co "example.com"`) reads the index's long lists: 5 ms
 The FTS5 tables are "external content" tables: they store the trigrams only, and name each
 row by `app_user`'s rowid. Unlike an INTEGER PRIMARY KEY, SQLite documents that VACUUM "may"
 renumber such rowids (SQLite 3.40's does not); after a VACUUM, an operator can rebuild an
-index with `INSERT INTO app_user_name_trgm(app_user_name_trgm) VALUES ('rebuild')`.
+index with `INSERT INTO app_user_trgm(app_user_trgm) VALUES ('rebuild')`.
 
-The update trigger fires only when the folded name really changes: every PATCH rewrites
-`user_name_ci` with the value it had.
+The users' index holds the folded userName and primary email (the admin console searches
+both: 1.8 -> 0.3 ms at 10,000 users, SQLite ORing the two lookups); a search names its
+column (`{user_name_ci} : "…"`). The update trigger fires only
+when one of them really changes: every PATCH rewrites them with the values they had.
 
 Where SQLite has no FTS5 or no trigram tokenizer, the migration warns and carries on without
 the indexes, and searches scan as before (PostgreSQL's m0011 does the same without pg_trgm).
@@ -36,26 +38,29 @@ DESCRIPTION = "FTS5 trigram indexes for substring searches (SQLite)"
 logger = logging.getLogger(__name__)
 
 
-def _trigram_index(index: str, table: str, column: str) -> list[str]:
-    delete = (
-        f"INSERT INTO {index}({index}, rowid, {column}) VALUES ('delete', old.rowid, old.{column})"
-    )
-    insert = f"INSERT INTO {index}(rowid, {column}) VALUES (new.rowid, new.{column})"
+def _trigram_index(index: str, table: str, columns: tuple[str, ...]) -> list[str]:
+    listed = ", ".join(columns)
+    old = ", ".join(f"old.{column}" for column in columns)
+    new = ", ".join(f"new.{column}" for column in columns)
+    changed = " OR ".join(f"old.{column} IS NOT new.{column}" for column in columns)
+    delete = f"INSERT INTO {index}({index}, rowid, {listed}) VALUES ('delete', old.rowid, {old})"
+    insert = f"INSERT INTO {index}(rowid, {listed}) VALUES (new.rowid, {new})"
     return [
-        f"CREATE VIRTUAL TABLE {index} USING fts5({column}, content='{table}', "
+        f"CREATE VIRTUAL TABLE {index} USING fts5({listed}, content='{table}', "
         "content_rowid='rowid', tokenize='trigram')",
         f"CREATE TRIGGER {index}_insert AFTER INSERT ON {table} BEGIN {insert}; END",
         f"CREATE TRIGGER {index}_delete AFTER DELETE ON {table} BEGIN {delete}; END",
-        f"CREATE TRIGGER {index}_update AFTER UPDATE OF {column} ON {table} "
-        f"WHEN old.{column} IS NOT new.{column} BEGIN {delete}; {insert}; END",
+        f"CREATE TRIGGER {index}_update AFTER UPDATE OF {listed} ON {table} "
+        f"WHEN {changed} BEGIN {delete}; {insert}; END",
         # The rows written before this migration.
         f"INSERT INTO {index}({index}) VALUES ('rebuild')",
     ]
 
 
 INDEXES = [
-    _trigram_index("app_user_name_trgm", "app_user", "user_name_ci"),
-    _trigram_index("app_group_name_trgm", "app_group", "display_name_ci"),
+    # userName (SCIM's `co`) and the primary email (with userName, the console's search).
+    _trigram_index("app_user_trgm", "app_user", ("user_name_ci", "email_ci")),
+    _trigram_index("app_group_trgm", "app_group", ("display_name_ci",)),
 ]
 
 
