@@ -37,7 +37,12 @@ import aiosqlite
 import asyncpg
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
+from piccolo.engine.sqlite import (
+    SQLiteEngine,
+    SQLiteTransaction,
+    TransactionType,
+    dict_factory,
+)
 from piccolo.query.base import Query
 from piccolo.querystring import QueryString
 from piccolo.table import Table
@@ -51,7 +56,7 @@ SQLITE_TIMEOUT_SECONDS = 30.0
 class ReusingSQLiteEngine(SQLiteEngine):
     """Piccolo's SQLite engine opens a connection (and a thread) for every query outside a
     transaction and closes it after; this one keeps a few open and hands each query one that
-    no other query is using. Transactions still get their own connection (Piccolo's).
+    no other query is using. Transactions take one of them too (`_ReusingTransaction`).
 
     A SELECT outside a transaction runs on the event loop itself, on a read-only connection
     of the loop's thread (`_read_inline`): an indexed read takes SQLite tens of microseconds,
@@ -81,7 +86,7 @@ class ReusingSQLiteEngine(SQLiteEngine):
         if query_type == "select" or query.lstrip()[:6].upper() == "SELECT":
             with contextlib.suppress(_Busy):
                 return self._read_inline(query, args or [])
-        connection = self._idle.pop() if self._idle else await self.get_connection()
+        connection = await self.borrow()
         try:
             async with connection.execute(query, args or []) as cursor:
                 await connection.commit()
@@ -90,11 +95,29 @@ class ReusingSQLiteEngine(SQLiteEngine):
             # The connection may be mid-transaction or broken: don't hand it to anyone else.
             await connection.close()
             raise
-        if len(self._idle) < self.IDLE_CONNECTIONS:
-            self._idle.append(connection)
-        else:
-            await connection.close()
+        await self.give_back(connection)
         return rows
+
+    def transaction(
+        self,
+        transaction_type: TransactionType = TransactionType.deferred,
+        allow_nested: bool = True,
+    ) -> SQLiteTransaction:
+        return _ReusingTransaction(
+            engine=self, transaction_type=transaction_type, allow_nested=allow_nested
+        )
+
+    async def borrow(self) -> aiosqlite.Connection:
+        """A connection no other query is using: an idle one, else a new one."""
+        return self._idle.pop() if self._idle else await self.get_connection()
+
+    async def give_back(self, connection: aiosqlite.Connection) -> None:
+        """Keep a connection for the next query, unless enough are kept or it was left
+        inside a transaction."""
+        if connection.in_transaction or len(self._idle) >= self.IDLE_CONNECTIONS:
+            await connection.close()
+        else:
+            self._idle.append(connection)
 
     def _read_inline(self, query: str, args: list[Any]) -> list[dict[str, Any]]:
         """The rows of a SELECT, read on this thread without waiting: in WAL mode a reader
@@ -153,6 +176,47 @@ class ReusingSQLiteEngine(SQLiteEngine):
 
 class _Busy(Exception):
     """SQLite could not start the read at once."""
+
+
+class _ReusingTransaction(SQLiteTransaction):
+    """Piccolo's SQLite transaction, on a connection the engine keeps rather than a new one
+    per transaction: opening one (a thread, the file, the schema parsed again) and closing it
+    was most of a write's cost (a PATCH: 3.4 ms of CPU, 1.2 ms of it in the kernel). A
+    connection that fails, or is left inside a transaction, is closed, never kept."""
+
+    async def get_connection(self) -> aiosqlite.Connection:
+        engine: ReusingSQLiteEngine = self.engine  # type: ignore[assignment]
+        return await engine.borrow()
+
+    async def __aenter__(self) -> SQLiteTransaction:
+        if self._parent is not None:
+            return self._parent
+        self.connection = await self.get_connection()
+        try:
+            await self.begin()  # type: ignore[no-untyped-call]
+        except BaseException:
+            await self.connection.close()
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        if self._parent:
+            return exception is None
+        engine: ReusingSQLiteEngine = self.engine  # type: ignore[assignment]
+        try:
+            if exception:
+                if not self._rolled_back:  # the block may have rolled back itself
+                    await self.rollback()  # type: ignore[no-untyped-call]
+            elif not self._committed and not self._rolled_back:
+                await self.commit()  # type: ignore[no-untyped-call]
+        except BaseException:
+            await self.connection.close()
+            raise
+        finally:
+            self.engine.current_transaction.reset(self.context)
+        await engine.give_back(self.connection)
+        return exception is None
 
 
 class CompilingPostgresEngine(PostgresEngine):
