@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import uuid
 
+import aiosqlite
 import asyncpg
 import pytest
 
@@ -131,6 +133,44 @@ async def test_sqlite_write_transactions_reuse_connections(
     assert all(not connection.in_transaction for connection in engine._idle)
     await _create(acme, security, "after@x.test")
     assert await User.count().where(User.tenant == acme.id) == 22
+
+
+async def test_sqlite_statements_of_a_transaction_take_one_hop_each(
+    client, acme, security, engine_name, monkeypatch
+) -> None:
+    """Each call into aiosqlite wakes its connection's thread and then the event loop. In a
+    transaction Piccolo made four per statement (`PRAGMA foreign_keys = 1`, the statement,
+    its fetch, the cursor's close); ours make one, plus BEGIN and COMMIT."""
+    if engine_name != "sqlite":
+        pytest.skip("aiosqlite is SQLite's")
+    hops = 0
+    real_execute = aiosqlite.Connection._execute
+
+    async def counting(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal hops
+        hops += 1
+        return await real_execute(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
+    async with write_transaction():
+        for index in range(5):
+            await Role.insert(Role(tenant=acme.id, name=f"r{index}", name_ci=f"r{index}"))
+    assert hops == 5 + 2
+    assert await Role.count().where(Role.name.like("r%")) == 5
+
+
+async def test_sqlite_foreign_keys_hold_inside_transactions(client, acme, engine_name) -> None:
+    """Foreign keys are switched on when a connection opens, not before every statement."""
+    if engine_name != "sqlite":
+        pytest.skip("PostgreSQL always enforces them")
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        await _role_of_no_tenant()
+    assert await Role.count().where(Role.name == "orphan") == 0
+
+
+async def _role_of_no_tenant() -> None:
+    async with write_transaction():
+        await Role.insert(Role(tenant=uuid.uuid4(), name="orphan", name_ci="orphan"))
 
 
 def _count_opened(engine, monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]

@@ -88,15 +88,32 @@ class ReusingSQLiteEngine(SQLiteEngine):
                 return self._read_inline(query, args or [])
         connection = await self.borrow()
         try:
-            async with connection.execute(query, args or []) as cursor:
-                await connection.commit()
-                rows = await cursor.fetchall()
+            rows = await connection.execute_fetchall(query, args or [])
+            await connection.commit()
         except BaseException:
             # The connection may be mid-transaction or broken: don't hand it to anyone else.
             await connection.close()
             raise
         await self.give_back(connection)
         return rows
+
+    async def _run_in_existing_connection(
+        self,
+        connection: aiosqlite.Connection,
+        query: str,
+        args: list[Any] | None = None,
+        query_type: str = "generic",
+        table: type[Table] | None = None,
+    ) -> Any:
+        """A statement of a transaction, in one hop to the connection's thread and back;
+        Piccolo's made four (`PRAGMA foreign_keys = 1`, the statement, its fetch, the cursor's
+        close), each a wake-up of another thread: a PATCH's 7 statements took 0.8 ms of
+        kernel time. Foreign keys are on since `get_connection` opened the connection."""
+        if query_type == "insert" and sqlite3.sqlite_version_info < (3, 35):
+            return await super()._run_in_existing_connection(
+                connection, query, args, query_type, table
+            )
+        return await connection.execute_fetchall(query, args or [])
 
     def transaction(
         self,
