@@ -12,8 +12,8 @@ only if `first` wrote a row:
   other part (`… WHERE EXISTS (SELECT 1 FROM written)`); a statement is atomic without a
   transaction. Rows go in through `unnest` of one array per column, so the statement's text,
   and thus asyncpg's prepared statement, is the same whatever the number of rows.
-- SQLite (no data-modifying `WITH`; its statements cost no round trip): the statements one
-  after the other in a write transaction.
+- SQLite (no data-modifying `WITH`): the statements one after the other in a write
+  transaction, each one hop to aiosqlite's thread and back (`ReusingSQLiteEngine`).
 
 `first` is the write a concurrent change stops: an INSERT that a unique index refuses
 (`unless_taken`: the name is in use), or an UPDATE whose WHERE names the version the caller
