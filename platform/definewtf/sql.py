@@ -43,6 +43,9 @@ def like(column: Column, kind: Literal["co", "sw", "ew"], value: str) -> Combina
     Case: compare a folded `*_ci` column with a folded value for case-insensitive attributes.
     SQLite's LIKE is ASCII-case-insensitive by default, so `case_sensitive_like` must not be
     relied on; callers fold both sides.
+
+    Index: on SQLite, the match is narrowed to the rows an FTS5 trigram index names, where
+    the column has one (`definewtf.trigrams`); PostgreSQL's planner finds its own.
     """
     pattern = escape_like(value)
     pattern = {"co": f"%{pattern}%", "sw": f"{pattern}%", "ew": f"%{pattern}"}[kind]
