@@ -35,11 +35,7 @@ async def _user_names(client, auth, expression: str) -> list[str]:
 
 
 async def _create(client, auth, user_name: str) -> dict:
-    response = await client.post(
-        USERS, json={"schemas": [USER], "userName": user_name}, headers=auth
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
+    return await _create_with(client, auth, {"schemas": [USER], "userName": user_name})
 
 
 async def _index_is_consistent(engine_name: str) -> None:
@@ -179,18 +175,18 @@ async def test_the_console_search_reads_the_indexes(
         }
         await _create_with(client, scim_auth, body)
 
-    async def search(text: str) -> list[str]:
-        response = await graphql(admin_key, CONSOLE_SEARCH, {"f": {"search": text}})
-        return [edge["node"]["userName"] for edge in response.json()["data"]["users"]["edges"]]
-
-    assert await search("IL17@CORP") == ["person17"]  # by the email alone
-    assert await search("SON17") == ["person17"]  # by the userName alone
+    assert await _console_search(graphql, admin_key, "IL17@CORP") == [
+        "person17"
+    ]  # by the email alone
+    assert await _console_search(graphql, admin_key, "SON17") == [
+        "person17"
+    ]  # by the userName alone
     # A tenant big enough for the planners to prefer the indexes to walking its users.
     await many_acme_users(20000 if engine_name == "postgresql" else 5000)
     engine = current_engine()
     await engine.run_ddl("ANALYZE")
     sql_log.clear()
-    assert await search("U1234@X") == ["u1234@x.test"]
+    assert await _console_search(graphql, admin_key, "U1234@X") == ["u1234@x.test"]
     (page,) = [sql for sql in sql_log if "email_ci" in sql and "LIKE" in sql]
     if engine_name == "postgresql":
         rows = await engine.run_ddl(f"EXPLAIN {page}")
@@ -214,12 +210,8 @@ async def test_the_index_follows_a_changed_email(
     response = await client.put(f"{USERS}/{created['id']}", json=body, headers=scim_auth)
     assert response.status_code == 200, response.text
 
-    async def search(text: str) -> list[str]:
-        response = await graphql(admin_key, CONSOLE_SEARCH, {"f": {"search": text}})
-        return [edge["node"]["userName"] for edge in response.json()["data"]["users"]["edges"]]
-
-    assert await search("old@corp") == []
-    assert await search("new@corp") == ["dana"]
+    assert await _console_search(graphql, admin_key, "old@corp") == []
+    assert await _console_search(graphql, admin_key, "new@corp") == ["dana"]
     await _index_is_consistent(engine_name)
 
 
@@ -227,3 +219,8 @@ async def _create_with(client, auth, body: dict) -> dict:
     response = await client.post(USERS, json=body, headers=auth)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+async def _console_search(graphql, key: str, text: str) -> list[str]:
+    response = await graphql(key, CONSOLE_SEARCH, {"f": {"search": text}})
+    return [edge["node"]["userName"] for edge in response.json()["data"]["users"]["edges"]]

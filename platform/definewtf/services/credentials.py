@@ -26,6 +26,7 @@ from piccolo.table import Table
 from definewtf.clock import utcnow
 from definewtf.db import fetch, write_transaction
 from definewtf.errors import RateLimited, Unauthenticated
+from definewtf.ids import as_uuid
 from definewtf.revocations import RevocationFeed
 from definewtf.security import Security, is_well_formed, new_secret, prefix_of
 from definewtf.services.paging import select_list
@@ -99,7 +100,7 @@ async def check_secret(
     now = utcnow()
     if row is None or not is_live(row, now):
         raise _refused()
-    credential_id = row["id"] if isinstance(row["id"], UUID) else UUID(row["id"])
+    credential_id = as_uuid(row["id"])
     # Guessing secrets for a known prefix costs an argon2 run per guess: throttled per prefix.
     failures = security.failed_secrets
     guesses = (t._meta.tablename, tenant_id, prefix)
