@@ -50,7 +50,7 @@ from bench.server import (
     sqlite_version,
 )
 from bench.stats import OpResult, PhaseSummary, RunRecord
-from bench.writes import deprovision, update
+from bench.writes import UPDATE_PATCH, deprovision, update
 
 #: The phases that drive only the run's server. Later phases use the users `sync` created.
 PHASES: dict[str, Phase] = {
@@ -171,9 +171,14 @@ async def _drive(
             _info(f"phase {name} …")
             started = time.monotonic()
             if name == CEILING:
-                found = next((p for p in summaries if p.name == "lookup"), None)
-                found_op = found.op(LOOKUP_USER_NAME) if found else None
-                summary = await ceiling(bench, server, log_dir, found_op)
+                found = {p.name: p for p in summaries}
+                summary = await ceiling(
+                    bench,
+                    server,
+                    log_dir,
+                    found["lookup"].op(LOOKUP_USER_NAME) if "lookup" in found else None,
+                    found["update"].op(UPDATE_PATCH) if "update" in found else None,
+                )
             elif name == AUTH:
                 summary = await auth(bench, server, log_dir)
             else:

@@ -7,6 +7,17 @@ nothing. Started by `bench.ceiling` with the server's own uvicorn settings:
   through a pool made at startup, answered as a one-resource ListResponse — the request the
   lookup phase measures, minus everything but the query (no auth, no tenant lookup, no
   mapping).
+- `PATCH /api/scim/Users/{id}`: the update phase's PATCH (replace `name.givenName` and
+  `title`) as one durable write and nothing else: the body parsed, one `UPDATE` of the user's
+  row by its primary key in autocommit (PostgreSQL flushes its WAL at the commit, as for ours),
+  the new version answered. No auth, no lock, no audit event, no searchable values, no
+  resource rendered. Whatever stores a PATCH durably on PostgreSQL behind Litestar does at
+  least this, so its rate bounds every such server's (ours included) on this machine.
+- `PATCH /api/scim/audited/Users/{id}`: the same PATCH the way DESIGN.md asks a write to be
+  made, and nothing else: in one transaction, the user's row read and locked (no lost
+  update), then one statement updating it at the version read and inserting its audit event
+  (what changed, before and after). Ours does this plus authentication, the searchable
+  values, the permission checks and the resource it answers.
 
 Configuration from the environment: `BENCH_CEILING_DATABASE_URL` (PostgreSQL; without it only
 the bare endpoint is served) and `BENCH_CEILING_SLUG` (the tenant, resolved once at startup).
@@ -14,19 +25,38 @@ the bare endpoint is served) and `BENCH_CEILING_SLUG` (the tenant, resolved once
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from uuid import UUID
 
 import asyncpg
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, Request, Response, get, patch
 
 #: The server's own pool size (definewtf.db), so both have the same connections to wait on.
 POOL_MIN, POOL_MAX = 2, 20
 _USER_NAME_EQ = re.compile(r'^userName eq "(.*)"$')
 _QUERY = "SELECT id FROM app_user WHERE tenant = $1 AND user_name_ci = $2"
+_UPDATE = (
+    "UPDATE app_user SET given_name = $3, attributes = jsonb_set(attributes, '{title}', $4),"
+    " version = version + 1, updated_at = now() WHERE id = $2 AND tenant = $1 RETURNING version"
+)
+_LOCK = (
+    "SELECT version, given_name, attributes->'title' AS title FROM app_user"
+    " WHERE tenant = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE"
+)
+_UPDATE_AUDITED = (
+    "WITH written AS (UPDATE app_user SET given_name = $3,"
+    " attributes = jsonb_set(attributes, '{title}', $4), version = version + 1,"
+    " updated_at = now() WHERE id = $2 AND tenant = $1 AND version = $5 RETURNING version)"
+    " INSERT INTO audit_event (id, tenant, occurred_at, actor_type, actor_label, action,"
+    " target_type, target_id, before, after, request_id)"
+    " SELECT gen_random_uuid(), $1, now(), 'scim_token', 'ceiling', 'user.update', 'user',"
+    " $2::text, $6, $7, '' FROM written RETURNING (SELECT version FROM written)"
+)
 
 
 @get("/healthz", sync_to_thread=False)
@@ -51,6 +81,47 @@ async def users(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     return Response({"totalResults": len(resources), "Resources": resources})
 
 
+async def _assignments(request: Request[Any, Any, Any]) -> tuple[str, str]:
+    """The update phase's PATCH: the new given name, and the title as JSON text."""
+    values = {op["path"]: op["value"] for op in (await request.json())["Operations"]}
+    return values["name.givenName"], json.dumps(values["title"])
+
+
+def _written(user_id: UUID, version: int | None) -> Response[dict[str, Any]]:
+    if version is None:
+        return Response({"detail": "no such user"}, status_code=404)
+    return Response({"id": str(user_id), "meta": {"version": f'W/"{version}"'}})
+
+
+@patch("/api/scim/Users/{user_id:uuid}")
+async def patch_user(request: Request[Any, Any, Any], user_id: UUID) -> Response[dict[str, Any]]:
+    given_name, title = await _assignments(request)
+    state = request.app.state
+    async with state.pool.acquire() as conn:
+        version = await conn.fetchval(_UPDATE, state.tenant, user_id, given_name, title)
+    return _written(user_id, version)
+
+
+@patch("/api/scim/audited/Users/{user_id:uuid}")
+async def patch_user_audited(
+    request: Request[Any, Any, Any], user_id: UUID
+) -> Response[dict[str, Any]]:
+    given_name, title = await _assignments(request)
+    state = request.app.state
+    async with state.pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(_LOCK, state.tenant, user_id)
+        if row is None:
+            return _written(user_id, None)
+        before = {"name.givenName": row["given_name"], "title": row["title"]}
+        after = {"name.givenName": given_name, "title": title}
+        version = await conn.fetchval(
+            _UPDATE_AUDITED,
+            *(state.tenant, user_id, given_name, title, row["version"]),
+            *(json.dumps(before), json.dumps(after)),
+        )
+    return _written(user_id, version)
+
+
 def create_app() -> Litestar:
     database_url = os.environ.get("BENCH_CEILING_DATABASE_URL")
 
@@ -69,5 +140,7 @@ def create_app() -> Litestar:
         finally:
             await pool.close()
 
-    handlers = [healthz, bare] if database_url is None else [healthz, bare, users]
+    handlers = [healthz, bare]
+    if database_url is not None:
+        handlers += [users, patch_user, patch_user_audited]
     return Litestar(route_handlers=handlers, lifespan=[lifespan])

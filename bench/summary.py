@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.ceiling import AUDITED_WRITE, ONE_WRITE
 from bench.graphql import FIRST_PAGE as GRAPHQL_FIRST
 from bench.groups import SMALL_GROUP, measured
 from bench.listing import CONTAINS, FIRST_PAGE, WALK
@@ -186,6 +187,7 @@ def peer_table(runs: list[RunRecord]) -> list[str]:
             cells = [key.op, *map(cell, our_rates), *map(cell, peer_rates)]
             cells += [" / ".join(ratios), f">= {key.lead:g}x"]
             lines.append("| " + " | ".join(cells) + " |")
+        lines += _write_ceiling_rows(ours, peers)
         lines += [
             "",
             "ops/s of an operation with errors are left out (`-`); groups: adding one member to"
@@ -193,6 +195,24 @@ def peer_table(runs: list[RunRecord]) -> list[str]:
             " best peer.",
             "",
         ]
+    return lines
+
+
+def _write_ceiling_rows(ours: list[RunRecord], peers: list[RunRecord]) -> list[str]:
+    """The write ceilings (`bench.ceiling`) beside the peers' PATCH: what the PATCH target
+    would ask of a server that did nothing but store the change (durably; then also as
+    DESIGN.md asks, locked and audited)."""
+    patch = Key("update", UPDATE_PATCH, 2)
+    best = max((r for r in (_rate(_key_op(run, patch)) for run in peers) if r), default=None)
+    lines = []
+    for name in (ONE_WRITE, AUDITED_WRITE):
+        ceilings = [_rate(_op(_phase(run, "ceiling"), name)) for run in ours]
+        if not any(ceilings) or best is None:
+            continue
+        ratios = [f"{rate / best:.2f}x" if rate else "-" for rate in ceilings]
+        cells = [f"{name}, against the peers' PATCH", *map(cell, ceilings)]
+        cells += ["-"] * len(peers) + [" / ".join(ratios), "(bound)"]
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 

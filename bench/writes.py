@@ -33,7 +33,7 @@ def patch_body(*operations: dict[str, Any]) -> dict[str, Any]:
     return {"schemas": [PATCH_SCHEMA], "Operations": list(operations)}
 
 
-def _rename(user: SeededUser) -> dict[str, Any]:
+def rename(user: SeededUser) -> dict[str, Any]:
     return patch_body(
         {"op": "replace", "path": "name.givenName", "value": f"Renamed{user.index}"},
         {"op": "replace", "path": "title", "value": "Senior Engineer"},
@@ -59,7 +59,7 @@ async def update(bench: Bench) -> PhaseSummary:
     if not bench.users:
         return no_seeded_users("update")
     kinds: dict[str, Callable[[SeededUser], Request]] = {
-        UPDATE_PATCH: lambda u: Request("PATCH", f"/Users/{u.id}", _rename(u), PATCHED),
+        UPDATE_PATCH: lambda u: Request("PATCH", f"/Users/{u.id}", rename(u), PATCHED),
         UPDATE_PUT: lambda u: Request("PUT", f"/Users/{u.id}", _replacement(u)),
     }
     picks = bench.picks(2)
