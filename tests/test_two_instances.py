@@ -7,6 +7,8 @@ through A; B must refuse it on its very next request.
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import httpx
 import pytest
@@ -66,13 +68,52 @@ async def test_a_revocation_by_sql_is_seen_by_a_served_instance_on_its_next_requ
     async with httpx.AsyncClient(base_url=second_instance, headers={"Host": "acme.localhost"}) as b:
         for _ in range(3):
             assert (await b.get("/api/scim/Users", headers=scim)).status_code == 200
-        if engine_name == "postgresql":
-            connection = await asyncpg.connect(database_url)
-            try:
-                await connection.execute("UPDATE scim_token SET revoked_at = $1", utcnow())
-            finally:
-                await connection.close()
-        else:
-            await ScimToken.update({ScimToken.revoked_at: utcnow()}, force=True)
+        await _revoke_behind_the_services_back(database_url, engine_name)
         response = await b.get("/api/scim/Users", headers=scim)
         assert response.status_code == 401
+
+
+async def _revoke_behind_the_services_back(database_url: str, engine_name: str) -> None:
+    if engine_name == "postgresql":
+        connection = await asyncpg.connect(database_url)
+        try:
+            await connection.execute("UPDATE scim_token SET revoked_at = $1", utcnow())
+        finally:
+            await connection.close()
+    else:
+        await ScimToken.update({ScimToken.revoked_at: utcnow()}, force=True)
+
+
+async def test_requests_sent_after_a_revocation_are_refused_by_a_busy_instance(
+    client, acme, scim_token, second_instance, database_url, engine_name
+) -> None:
+    """B serves 16 requests at a time while the token is revoked behind its back: every request
+    sent once the revocation has committed is refused. On SQLite the requests of one event-loop
+    iteration share one reading of data_version (definewtf.revocations), which only a busy
+    instance does: a reading kept one request too long shows here."""
+    scim = {"Authorization": f"Bearer {scim_token}"}
+    spc = "/api/scim/ServiceProviderConfig"
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    async with httpx.AsyncClient(
+        base_url=second_instance, headers={"Host": "acme.localhost"}, limits=limits
+    ) as b:
+        served: list[int] = []
+        warmed_up = asyncio.Event()
+        busy = True
+
+        async def keep_busy() -> None:
+            while busy:
+                served.append((await b.get(spc, headers=scim)).status_code)
+                if len(served) >= 200:
+                    warmed_up.set()
+
+        loaders = [asyncio.create_task(keep_busy()) for _ in range(16)]
+        try:
+            await asyncio.wait_for(warmed_up.wait(), timeout=60)
+            assert set(served) == {200}
+            await _revoke_behind_the_services_back(database_url, engine_name)
+            after = await asyncio.gather(*(b.get(spc, headers=scim) for _ in range(16)))
+        finally:
+            busy = False
+            await asyncio.gather(*loaders)
+        assert [r.status_code for r in after] == [401] * 16
