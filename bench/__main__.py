@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.auth import auth
+from bench.calibration import CPU_AT_END, CPU_AT_START, cpu_check
 from bench.ceiling import ceiling
 from bench.graphql import graphql
 from bench.groups import groups
@@ -206,6 +207,7 @@ def run_server(
     started_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     started = time.monotonic()
     facts = machine(REPO, version)
+    facts[CPU_AT_START] = cpu_check()
     with (
         tempfile.TemporaryDirectory(prefix="dwtf-bench-logs-") as logs,
         serve(admin_url, Path(logs)) as server,
@@ -219,6 +221,7 @@ def run_server(
     setup.notes.append(f"server log: {errors} error line(s)")
     setup.notes.extend(f"server log: `{line[:200]}`" for line in samples)
     facts["load average (1/5/15 min) at end"] = load_average()
+    facts[CPU_AT_END] = cpu_check()
     return RunRecord(
         engine=name,
         users=options.users,

@@ -15,6 +15,7 @@ from bench.summary import (
     ENGINE_TITLES,
     cell,
     checks_table,
+    machine_table,
     missing_runs,
     peer_table,
     run_title,
@@ -180,6 +181,7 @@ def render_results(runs: list[RunRecord], notes: str = "") -> str:
     lines += missing_runs(runs)
     lines += ["", "## Issue 6 targets, per run of our server", "", *checks_table(runs), ""]
     lines += ["## Ours vs the peers", "", *peer_table(runs)]
+    lines += ["## The machine during each run", "", *machine_table(runs), ""]
     if notes.strip():
         lines += ["", notes.strip()]
     return "\n".join(lines) + "\n" + "".join("\n" + render_run(run) for run in runs)

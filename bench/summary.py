@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.calibration import CPU_AT_END, CPU_AT_START
 from bench.ceiling import AUDITED_WRITE, ONE_WRITE
 from bench.graphql import FIRST_PAGE as GRAPHQL_FIRST
 from bench.groups import SMALL_GROUP, measured
@@ -212,6 +213,27 @@ def _write_ceiling_rows(ours: list[RunRecord], peers: list[RunRecord]) -> list[s
         ratios = [f"{rate / best:.2f}x" if rate else "-" for rate in ceilings]
         cells = [f"{name}, against the peers' PATCH", *map(cell, ceilings)]
         cells += ["-"] * len(peers) + [" / ".join(ratios), "(bound)"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def machine_table(runs: list[RunRecord]) -> list[str]:
+    """Each run's CPU checks (`bench.calibration`) and load, so that a ratio between two runs
+    made while the machine changed under them is seen as such."""
+    lines = [
+        "| run | started | CPU check at start | CPU check at end | load average at start / end |",
+        "|---|---|---|---|---|",
+    ]
+    for run in runs:
+        facts = run.machine
+        loads = [facts.get(f"load average (1/5/15 min) at {at}", "-") for at in ("start", "end")]
+        cells = [
+            run_title(run),
+            run.started_at,
+            facts.get(CPU_AT_START, "not measured"),
+            facts.get(CPU_AT_END, "not measured"),
+            " / ".join(load.split()[0] if load != "-" else load for load in loads),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
