@@ -29,7 +29,7 @@ from bench.listing import listing
 from bench.load import make_client
 from bench.peers import PEERS, SERVE, Serve, description
 from bench.pgstats import vacuum_like_autovacuum
-from bench.phases import LOOKUP_USER_NAME, Bench, Options, Phase, PhaseFailed, lookup, sync, warm_up
+from bench.phases import Bench, Options, Phase, PhaseFailed, lookup, sync, warm_up
 from bench.report import (
     load_average,
     load_notes,
@@ -51,7 +51,7 @@ from bench.server import (
     sqlite_version,
 )
 from bench.stats import OpResult, PhaseSummary, RunRecord
-from bench.writes import UPDATE_PATCH, deprovision, update
+from bench.writes import deprovision, update
 
 #: The phases that drive only the run's server. Later phases use the users `sync` created.
 PHASES: dict[str, Phase] = {
@@ -172,14 +172,7 @@ async def _drive(
             _info(f"phase {name} …")
             started = time.monotonic()
             if name == CEILING:
-                found = {p.name: p for p in summaries}
-                summary = await ceiling(
-                    bench,
-                    server,
-                    log_dir,
-                    found["lookup"].op(LOOKUP_USER_NAME) if "lookup" in found else None,
-                    found["update"].op(UPDATE_PATCH) if "update" in found else None,
-                )
+                summary = await ceiling(bench, server, log_dir)
             elif name == AUTH:
                 summary = await auth(bench, server, log_dir)
             else:

@@ -28,15 +28,13 @@ from pathlib import Path
 from bench.ceiling import REPO, uvicorn_command
 from bench.load import LOOPBACK, Client, call, make_client
 from bench.pgstats import window
-from bench.phases import Bench, measure, one_at_a_time
+from bench.phases import ROUNDS, Bench, Request, measure, measure_in_turns, one_at_a_time
 from bench.server import Running, free_port, serving
 from bench.stats import OpResult, PhaseSummary
 
 AUTHENTICATED = "GET /ServiceProviderConfig (known token)"
 TOKENLESS = "GET /ServiceProviderConfig (twin server without the token check)"
 UNAUTHENTICATED = "GET /healthz (no tenant, no token)"
-#: The two servers take turns: this many rounds of a share of the requests each.
-ROUNDS = 4
 #: Requests per kind, in lookups (`--lookups`): these are the cheapest requests there are, and
 #: 1,000 of them (`--quick`) took a fifth of a second, too short to compare two servers.
 SCALE = 4
@@ -68,23 +66,6 @@ async def _tokenless_twin(
                 yield client
 
 
-async def _in_turns(bench: Bench, turns: list[tuple[Client, OpResult]]) -> list[str]:
-    """`SCALE` times `--lookups` requests to each client, in `ROUNDS` alternating shares."""
-    notes = []
-    share = max(1, SCALE * bench.options.lookups // ROUNDS)
-    for _ in range(ROUNDS):
-        for client, op in turns:
-            before = op.elapsed
-            jobs = (
-                functools.partial(call, client, op, "GET", "/ServiceProviderConfig")
-                for _ in range(share)
-            )
-            if note := await measure(bench, op, jobs):
-                notes.append(note)
-            op.elapsed += before
-    return notes
-
-
 async def auth(bench: Bench, server: Running, log_dir: Path) -> PhaseSummary:
     count = SCALE * bench.options.lookups
     target = bench.target
@@ -96,7 +77,9 @@ async def auth(bench: Bench, server: Running, log_dir: Path) -> PhaseSummary:
     ]
     twin_server = _tokenless_twin(server, log_dir, bench.options.concurrency)
     async with twin_server as twin, window(target.database_url) as stats:
-        notes += await _in_turns(bench, [(bench.client, authenticated), (twin, tokenless)])
+        spc = [Request("GET", "/ServiceProviderConfig")] * count
+        turns = [(bench.client, authenticated, spc), (twin, tokenless, spc)]
+        notes += await measure_in_turns(bench, turns)
     healthz = f"{target.base_url}/healthz"
     jobs = (functools.partial(call, bench.client, bare, "GET", healthz) for _ in range(count))
     if note := await measure(bench, bare, jobs):

@@ -4,8 +4,10 @@ holds the run's users, driven by the same client at the same concurrency.
 
 Results are then ratios: our `filter=userName eq` lookup against the one-query endpoint that
 answers the same URL (issue 6, item 2: at least 50% on PostgreSQL), and our PATCH against the
-one-write endpoint that takes the update phase's PATCH of the same users: the most any server
+write endpoints that take the update phase's PATCH of the same users: the most any server
 that stores a PATCH on PostgreSQL behind Litestar can do here, to set beside the peers'.
+Ours is driven again for these ratios, in turns with the ceilings (`measure_in_turns`): the
+lookup phase, minutes earlier, may have run on a faster or slower machine.
 """
 
 from __future__ import annotations
@@ -14,18 +16,17 @@ import dataclasses
 import functools
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-from bench.load import LOOPBACK, PATCHED, call, filter_url, make_client
+from bench.load import LOOPBACK, PATCHED, Client, call, filter_url, make_client
 from bench.phases import (
     LOOKUP_USER_NAME,
+    ROUNDS,
     Bench,
     Request,
-    SeededUser,
     expect_user,
     measure,
-    measure_kinds,
+    measure_in_turns,
 )
 from bench.server import Running, free_port, serving
 from bench.stats import OpResult, OpSummary, PhaseSummary
@@ -35,6 +36,8 @@ REPO = Path(__file__).resolve().parent.parent
 BARE = "ceiling: GET /api/scim/bare (Litestar, small JSON, no I/O)"
 ONE_QUERY = 'ceiling: GET /api/scim/Users?filter=userName eq "…" (one asyncpg query)'
 ONE_WRITE = "ceiling: PATCH /api/scim/Users/{id} (one durable UPDATE)"
+OUR_LOOKUP = f"ours, in turns with the ceilings: {LOOKUP_USER_NAME}"
+OUR_PATCH = f"ours, in turns with the ceilings: {UPDATE_PATCH}"
 AUDITED_WRITE = (
     "ceiling: PATCH /api/scim/audited/Users/{id} (transaction: row locked, UPDATE + audit event)"
 )
@@ -58,7 +61,9 @@ def _environment(server: Running) -> dict[str, str]:
     return env
 
 
-async def _drive(bench: Bench) -> tuple[list[OpSummary], list[str]]:
+async def _drive(bench: Bench, ours: Client) -> tuple[list[OpSummary], list[str]]:
+    """The ceilings (`bench.client`), and the same requests to our server (`ours`) in turns
+    with them: the lookup phase's users for reads, the update phase's for writes."""
     bare = OpResult(BARE)
     jobs = (
         functools.partial(call, bench.client, bare, "GET", "/bare")
@@ -68,29 +73,26 @@ async def _drive(bench: Bench) -> tuple[list[OpSummary], list[str]]:
     if bench.target.database_url is None:
         notes.append("one-query ceiling: PostgreSQL only (asyncpg)")
         return [bare.summary()], notes
-    # The lookup phase's users, in the same order.
-    # The lookup phase's users, then the update phase's, in the same order.
-    reads: dict[str, Callable[[SeededUser], Request]] = {
-        ONE_QUERY: lambda u: Request(
-            "GET", filter_url("Users", "userName", u.user_name), check=expect_user(u.id)
-        )
-    }
-    writes: dict[str, Callable[[SeededUser], Request]] = {
-        ONE_WRITE: lambda u: Request("PATCH", f"/Users/{u.id}", rename(u), PATCHED),
-        AUDITED_WRITE: lambda u: Request("PATCH", f"/audited/Users/{u.id}", rename(u), PATCHED),
-    }
-    ops, more = await measure_kinds(bench, reads, bench.picks(1))
-    write_ops, even_more = await measure_kinds(bench, writes, bench.picks(2))
-    return [bare.summary(), *ops, *write_ops], notes + more + even_more
+    lookups = [
+        Request("GET", filter_url("Users", "userName", u.user_name), check=expect_user(u.id))
+        for u in bench.picks(1)
+    ]
+    picks = bench.picks(2)
+    patches = [Request("PATCH", f"/Users/{u.id}", rename(u), PATCHED) for u in picks]
+    audited = [Request("PATCH", f"/audited/Users/{u.id}", rename(u), PATCHED) for u in picks]
+    reads = [(ours, OpResult(OUR_LOOKUP), lookups), (bench.client, OpResult(ONE_QUERY), lookups)]
+    writes = [
+        (ours, OpResult(OUR_PATCH), patches),
+        (bench.client, OpResult(ONE_WRITE), patches),
+        (bench.client, OpResult(AUDITED_WRITE), audited),
+    ]
+    notes += await measure_in_turns(bench, reads)
+    notes += await measure_in_turns(bench, writes)
+    ops = [op.summary() for _, op, _ in [*reads, *writes]]
+    return [bare.summary(), *ops], notes
 
 
-async def ceiling(
-    bench: Bench,
-    server: Running,
-    log_dir: Path,
-    lookup: OpSummary | None,
-    update: OpSummary | None = None,
-) -> PhaseSummary:
+async def ceiling(bench: Bench, server: Running, log_dir: Path) -> PhaseSummary:
     port = free_port()
     target = dataclasses.replace(server.target, port=port, api_key=None)
     log = log_dir / "ceiling.log"
@@ -98,26 +100,22 @@ async def ceiling(
     command = uvicorn_command("bench.ceiling_app:create_app", port, server.workers)
     with serving(command, _environment(server), log, ready, cwd=REPO):
         async with make_client(target, bench.options.concurrency) as client:
-            ops, notes = await _drive(dataclasses.replace(bench, client=client, target=target))
+            at_ceiling = dataclasses.replace(bench, client=client, target=target)
+            ops, notes = await _drive(at_ceiling, bench.client)
     notes.insert(
         0,
         f"uvicorn --workers {server.workers} --loop uvloop --http httptools, as the server;"
-        f" {bench.options.lookups:,} requests per kind at {bench.options.concurrency}",
+        f" {bench.options.lookups:,} requests per kind at {bench.options.concurrency}; ours and"
+        f" the ceilings in turns, {ROUNDS} rounds",
     )
+    rates = {op.name: op.ops_per_s for op in ops if op.ops_per_s and not op.errors}
     figures: dict[str, float] = {}
-    query = next((op for op in ops if op.name == ONE_QUERY), None)
-    if lookup and lookup.ops_per_s and query and query.ops_per_s:
-        figures[f"{LOOKUP_USER_NAME} / one-query ceiling ops/s"] = round(
-            lookup.ops_per_s / query.ops_per_s, 2
-        )
-    for name, title in ((ONE_WRITE, "one-write"), (AUDITED_WRITE, "audited-write")):
-        write = next((op for op in ops if op.name == name), None)
-        if update and update.ops_per_s and write and write.ops_per_s:
-            figures[f"{UPDATE_PATCH} / {title} ceiling ops/s"] = round(
-                update.ops_per_s / write.ops_per_s, 2
-            )
-    if lookup and lookup.ops_per_s and ops[0].ops_per_s:
-        figures[f"{LOOKUP_USER_NAME} / bare Litestar ops/s"] = round(
-            lookup.ops_per_s / ops[0].ops_per_s, 2
-        )
+    for ours, ceiling_op, name in (
+        (OUR_LOOKUP, ONE_QUERY, f"{LOOKUP_USER_NAME} / one-query ceiling ops/s"),
+        (OUR_LOOKUP, BARE, f"{LOOKUP_USER_NAME} / bare Litestar ops/s"),
+        (OUR_PATCH, ONE_WRITE, f"{UPDATE_PATCH} / one-write ceiling ops/s"),
+        (OUR_PATCH, AUDITED_WRITE, f"{UPDATE_PATCH} / audited-write ceiling ops/s"),
+    ):
+        if ours in rates and ceiling_op in rates:
+            figures[name] = round(rates[ours] / rates[ceiling_op], 2)
     return PhaseSummary("ceiling", ops, notes, figures)

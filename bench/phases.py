@@ -147,6 +147,35 @@ async def measure_kinds(
     return ops, notes
 
 
+#: `measure_in_turns`: this many rounds of a share of each kind's requests.
+ROUNDS = 4
+
+
+async def measure_in_turns(
+    bench: Bench, turns: list[tuple[Client, OpResult, list[Request]]], rounds: int = ROUNDS
+) -> list[str]:
+    """Each turn's requests to its client, in `rounds` alternating shares: the machine's
+    drift (its shared cores come and go within minutes) weighs on every kind alike, so their
+    ratio means something. Notes of any share the time limit stopped."""
+    notes = []
+    for index in range(rounds):
+        for client, op, requests in turns:
+            share = requests[
+                len(requests) * index // rounds : len(requests) * (index + 1) // rounds
+            ]
+            before = op.elapsed
+            jobs = (
+                functools.partial(
+                    call, client, op, r.method, r.url, body=r.body, expect=r.expect, check=r.check
+                )
+                for r in share
+            )
+            if note := await measure(bench, op, jobs):
+                notes.append(note)
+            op.elapsed += before
+    return notes
+
+
 def one_at_a_time(op: OpResult) -> OpResult:
     """For requests sent one at a time: throughput is 1 / mean latency."""
     op.elapsed = sum(op.latencies)
