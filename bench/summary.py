@@ -203,7 +203,7 @@ def _write_ceiling_rows(ours: list[RunRecord], peers: list[RunRecord]) -> list[s
     """The write ceilings (`bench.ceiling`) beside the peers' PATCH: what the PATCH target
     would ask of a server that did nothing but store the change (durably; then also as
     DESIGN.md asks, locked and audited)."""
-    patch = Key("update", UPDATE_PATCH, 2)
+    patch = next(key for key in KEYS if key.op == UPDATE_PATCH)
     best = max((r for r in (_rate(_key_op(run, patch)) for run in peers) if r), default=None)
     lines = []
     for name in (ONE_WRITE, AUDITED_WRITE):
