@@ -38,12 +38,12 @@ def _runner(statement: str, engines: Sequence[str]) -> Callable[[], Awaitable[No
     return run
 
 
-def pg_trigram_index(name: str, table: str, column: str) -> str:
-    """A GIN trigram index for substring searches of `column` (PostgreSQL), if pg_trgm can be
-    had; a warning if not, and the searches scan (m0011 says why `fastupdate = off`)."""
-    create = (
-        f"CREATE INDEX {name} ON {table} USING gin ({column} gin_trgm_ops) WITH (fastupdate = off)"
-    )
+def pg_trigram_index(name: str, table: str, column: str, storage: str = "fastupdate = off") -> str:
+    """A GIN trigram index for substring searches of `column` (PostgreSQL; a column name or a
+    parenthesised expression without quotes), if pg_trgm can be had; a warning if not, and the
+    searches scan. `storage`: its parameters (m0011 says why `fastupdate = off`, m0016 why
+    the users' index has it back with a small pending list)."""
+    create = f"CREATE INDEX {name} ON {table} USING gin ({column} gin_trgm_ops) WITH ({storage})"
     return f"""
 DO $$
 BEGIN

@@ -44,17 +44,17 @@ def like(column: Column, kind: Literal["co", "sw", "ew"], value: str) -> Combina
     SQLite's LIKE is ASCII-case-insensitive by default, so `case_sensitive_like` must not be
     relied on; callers fold both sides.
 
-    Index: on SQLite, the match is narrowed to the rows an FTS5 trigram index names, where
-    the column has one (`definewtf.trigrams`); PostgreSQL's planner finds its own.
+    Index: the match is narrowed to the rows a trigram index names, where the column has one
+    (`definewtf.trigrams`).
     """
-    pattern = escape_like(value)
-    pattern = {"co": f"%{pattern}%", "sw": f"{pattern}%", "ew": f"%{pattern}"}[kind]
+    escaped = escape_like(value)
+    pattern = {"co": f"%{escaped}%", "sw": f"{escaped}%", "ew": f"%{escaped}"}[kind]
     name = column._meta.get_full_name(with_alias=False)
     # GLOB-free, ESCAPE-explicit LIKE; on SQLite LIKE is case-insensitive for ASCII, which is
     # harmless on folded columns and wrong on case-exact ones, hence the extra equality of
     # substr() for case-exact matching in `like_exact`.
     match = WhereRaw(f"{name} LIKE {{}} ESCAPE '\\'", pattern)
-    narrowed = trigrams.candidates(column, value)
+    narrowed = trigrams.candidates(column, value, escaped)
     return match if narrowed is None else narrowed & match
 
 

@@ -1,9 +1,15 @@
-"""Where a substring search (`co`, `sw`, `ew`) may look, on SQLite (migration m0014).
+"""Where a substring search (`co`, `sw`, `ew`) may look: the rows a trigram index names.
 
-PostgreSQL's planner finds m0011's trigram indexes for a LIKE by itself. SQLite's LIKE cannot
-use an FTS5 index, so the search is told: `candidates` adds "among the rows whose folded
-value contains this phrase", which FTS5's trigram tokenizer answers from its index. LIKE still
-decides the match, so the candidates only have to include every match.
+`candidates` adds "among the rows whose folded value contains this phrase" to a search, in
+the form the engine's index answers. LIKE still decides the match, so the candidates only
+have to include every match.
+
+- SQLite (m0014): its LIKE cannot use an FTS5 index, so the search is told to read the FTS5
+  trigram table's rows.
+- PostgreSQL: the planner finds a column's own GIN trigram index for a LIKE by itself (a
+  group's displayName, m0011). A user's folded userName and primary email share one index
+  over one text, `USER_SEARCH_TEXT` (m0016): a search of either names that text, which is
+  what lets the planner see the index.
 """
 
 from __future__ import annotations
@@ -21,20 +27,39 @@ TRIGRAM_TABLES = {
     ("app_group", "display_name_ci"): "app_group_trgm",
 }
 
+#: The text m0016 indexes on PostgreSQL: both folded values, so that a user's POST writes one
+#: GIN index, not two, and the trigrams they share (userName is usually the email) once. It
+#: must stay the index's expression as written there, or the planner no longer matches them
+#: (tests/scim/test_filter_indexes.py). A value contains a phrase only if this text does.
+USER_SEARCH_TEXT = (
+    '("app_user"."user_name_ci" || chr(10) '
+    '|| coalesce("app_user"."email_ci", "app_user"."user_name_ci"))'
+)
+PG_TRIGRAM_TEXTS = {
+    ("app_user", "user_name_ci"): USER_SEARCH_TEXT,
+    ("app_user", "email_ci"): USER_SEARCH_TEXT,
+}
+
 #: A trigram index finds only phrases of three characters or more.
 SHORTEST = 3
 
 
-def candidates(column: Column, value: str) -> Combinable | None:
+def candidates(column: Column, value: str, escaped: str) -> Combinable | None:
     """The rows of `column`'s table a substring search for `value` (folded, the way the
-    column is) need look at; None where nothing narrows the search (PostgreSQL, short
-    values, other columns, a SQLite without FTS5 trigrams)."""
-    table, name = column._meta.table._meta.tablename, column._meta.db_column_name
-    index = TRIGRAM_TABLES.get((table, name))
-    engine = current_engine()
-    if index is None or len(value) < SHORTEST or not isinstance(engine, ReusingSQLiteEngine):
+    column is; `escaped`: with LIKE's wildcards escaped) need look at; None where nothing
+    narrows the search (short values, other columns, a SQLite without FTS5 trigrams) or
+    where the planner finds the index itself."""
+    if len(value) < SHORTEST:
         return None
-    if not engine.has_table(index):
+    table, name = column._meta.table._meta.tablename, column._meta.db_column_name
+    engine = current_engine()
+    if engine.engine_type == "postgres":
+        text = PG_TRIGRAM_TEXTS.get((table, name))
+        if text is None:
+            return None
+        return WhereRaw(f"{text} LIKE {{}} ESCAPE '\\'", f"%{escaped}%")
+    index = TRIGRAM_TABLES.get((table, name))
+    if index is None or not isinstance(engine, ReusingSQLiteEngine) or not engine.has_table(index):
         return None
     # The phrase, in the column's own part of the index (FTS5's column filter).
     phrase = f'{{{name}}} : "' + value.replace('"', '""') + '"'

@@ -165,8 +165,10 @@ async def test_the_console_search_reads_the_indexes(
     client, scim_auth, graphql, admin_key, sql_log, engine_name, many_acme_users
 ) -> None:
     """The admin console searches userName *or* the primary email: an OR uses indexes only if
-    both sides have one (m0014 on SQLite, m0011 and m0015 on PostgreSQL); without them every
-    keystroke read every user of the tenant (3.6 ms at 10,000 users on PostgreSQL)."""
+    both sides have one (m0014 on SQLite; on PostgreSQL one index holds both, m0016); without
+    them every keystroke read every user of the tenant (3.6 ms at 10,000 users on
+    PostgreSQL). On PostgreSQL the plan is checked while new users' trigrams wait in the
+    index's pending list, as they do right after a sync (m0016 turned the list back on)."""
     for index in range(30):
         body = {
             "schemas": [USER],
@@ -185,20 +187,43 @@ async def test_the_console_search_reads_the_indexes(
     await many_acme_users(20000 if engine_name == "postgresql" else 5000)
     engine = current_engine()
     await engine.run_ddl("ANALYZE")
+    await _late_users(client, scim_auth, engine_name)
     sql_log.clear()
     assert await _console_search(graphql, admin_key, "U1234@X") == ["u1234@x.test"]
-    (page,) = [sql for sql in sql_log if "email_ci" in sql and "LIKE" in sql]
+    assert await _console_search(graphql, admin_key, "LATE0@CORP") == ["late0"]
+    page = next(sql for sql in sql_log if "email_ci" in sql and "LIKE" in sql)
     if engine_name == "postgresql":
         rows = await engine.run_ddl(f"EXPLAIN {page}")
         plan = "\n".join(row["QUERY PLAN"] for row in rows)
-        assert "BitmapOr" in plan, plan
-        assert "app_user_user_name_trgm" in plan, plan
-        assert "app_user_email_trgm" in plan, plan
+        assert "app_user_search_trgm" in plan, plan
+        assert "Seq Scan on app_user" not in plan, plan
     else:
         rows = await engine.run_ddl(f"EXPLAIN QUERY PLAN {page}")
         plan = " ".join(str(row["detail"]) for row in rows)
         assert "MULTI-INDEX OR" in plan, plan
         assert plan.count("SCAN app_user_trgm VIRTUAL TABLE") == 2, plan
+
+
+async def _late_users(client, auth, engine_name: str) -> None:
+    """Users `late<i>@corp.test` written after the statistics; on PostgreSQL, until the users'
+    trigram index has entries in its pending list (pgstattuple's view of it): one write may
+    be the one that merges the list."""
+    engine = current_engine()
+    if engine_name == "postgresql":
+        await engine.run_ddl("CREATE EXTENSION IF NOT EXISTS pgstattuple")
+    for index in range(5):
+        emails = [{"value": f"late{index}@corp.test"}]
+        await _create_with(
+            client, auth, {"schemas": [USER], "userName": f"late{index}", "emails": emails}
+        )
+        if engine_name != "postgresql":
+            return
+        [stats] = await engine.run_ddl(
+            "SELECT pending_tuples FROM pgstatginindex('app_user_search_trgm')"
+        )
+        if stats["pending_tuples"] > 0:
+            return
+    raise AssertionError("the trigram index has no pending list (fastupdate is off?)")
 
 
 async def test_the_index_follows_a_changed_email(
