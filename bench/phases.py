@@ -147,8 +147,9 @@ async def measure_kinds(
     return ops, notes
 
 
-#: `measure_in_turns`: this many rounds of a share of each kind's requests.
-ROUNDS = 4
+#: `measure_in_turns`: this many rounds of a share of each kind's requests (even: every kind
+#: goes first as often as last).
+ROUNDS = 8
 
 
 async def measure_in_turns(
@@ -156,10 +157,12 @@ async def measure_in_turns(
 ) -> list[str]:
     """Each turn's requests to its client, in `rounds` alternating shares: the machine's
     drift (its shared cores come and go within minutes) weighs on every kind alike, so their
-    ratio means something. Notes of any share the time limit stopped."""
+    ratio means something. The order of the turns is reversed every other round (A B, B A,
+    …): a drift that only grows or only shrinks through the rounds then favours no kind.
+    Notes of any share the time limit stopped."""
     notes = []
     for index in range(rounds):
-        for client, op, requests in turns:
+        for client, op, requests in turns if index % 2 == 0 else reversed(turns):
             share = requests[
                 len(requests) * index // rounds : len(requests) * (index + 1) // rounds
             ]

@@ -8,6 +8,9 @@ import json
 from dataclasses import replace
 from uuid import uuid4
 
+import pytest
+
+from definewtf.errors import PreconditionFailed
 from definewtf.principals import CLI_ACTOR
 from definewtf.services import audit, users
 from definewtf.services.users import IndexedValue, UserData
@@ -96,3 +99,100 @@ async def test_recreating_a_deleted_user_restores_it_with_new_values(
     assert [v["value"] for v in values] == ["New"]
     [row] = await User.select(User.user_name, User.deleted_at, User.version)
     assert (row["user_name"], row["deleted_at"], row["version"]) == ("ADA", None, again.version)
+
+
+def _renamed(data: UserData, given_name: str) -> UserData:
+    """A change of the given name, as the SCIM facade makes it (the column and the
+    representation: an update compares representations)."""
+    name = {**data.attributes.get("name", {}), "givenName": given_name}
+    return replace(data, given_name=given_name, attributes={**data.attributes, "name": name})
+
+
+def _race_once(monkeypatch, acme, security, winner) -> list[str]:
+    """Make the first unlocked read of an update lose a race: right after it, `winner` (a
+    change) is applied to the same user through the service, and committed. Returns a log of
+    the reads (`unlocked`, `locked`)."""
+    reads: list[str] = []
+    real = users._current
+
+    async def current(tenant_id, user_id, if_match, *, locked):
+        first = not reads
+        reads.append("locked" if locked else "unlocked")
+        found = await real(tenant_id, user_id, if_match, locked=locked)
+        if first:
+            await users.update_user(
+                tenant_id=acme.id,
+                user_id=user_id,
+                change=winner,
+                actor=CLI_ACTOR,
+                security=security,
+            )
+        return found
+
+    monkeypatch.setattr(users, "_current", current)
+    return reads
+
+
+async def test_an_update_that_loses_a_race_is_applied_to_the_winners_user(
+    client, acme, security, engine_name, monkeypatch
+) -> None:
+    """On PostgreSQL an update reads without a lock and writes at the version it read. If
+    another write lands in between, nothing of the loser is written; it reads the user again,
+    locked, and applies its change to what the winner left: both changes stay, one version
+    each, one audit event each, and the searchable values are the final representation's."""
+    if engine_name != "postgresql":
+        pytest.skip("SQLite's writers take turns: an update locks first")
+    title = IndexedValue(attr="title", entry=0, sub="", value="Old", value_ci="old")
+    created = await users.create_user(
+        tenant_id=acme.id,
+        data=UserData(user_name="ada", attributes={"title": "Old"}, values=(title,)),
+        actor=CLI_ACTOR,
+        security=security,
+    )
+    reads = _race_once(monkeypatch, acme, security, lambda data: _renamed(data, "Winner"))
+    seen: list[str | None] = []
+
+    def retitle(data: UserData) -> UserData:
+        seen.append(data.given_name)
+        new = replace(title, value="New", value_ci="new")
+        return replace(data, attributes={**data.attributes, "title": "New"}, values=(new,))
+
+    updated = await users.update_user(
+        tenant_id=acme.id, user_id=created.id, change=retitle, actor=CLI_ACTOR, security=security
+    )
+    assert reads == ["unlocked", "unlocked", "locked"]  # ours, the winner's, ours again
+    assert seen == [None, "Winner"]  # the change ran on the stale user, then on the winner's
+    assert (updated.given_name, updated.attributes["title"]) == ("Winner", "New")
+    assert updated.version == created.version + 2
+    stored = await users.get_user(tenant_id=acme.id, user_id=created.id, actor=CLI_ACTOR)
+    assert stored == replace(updated, groups=None)
+    values = await UserValue.select(UserValue.value).where(UserValue.user == created.id)
+    assert [v["value"] for v in values] == ["New"]
+    actions = await AuditEvent.select(AuditEvent.action).where(
+        AuditEvent.target_id == str(created.id)
+    )
+    assert sorted(a["action"] for a in actions) == ["user.create", "user.update", "user.update"]
+
+
+async def test_an_if_match_update_that_loses_a_race_is_refused(
+    client, acme, security, engine_name, monkeypatch
+) -> None:
+    """The ETag the caller sent matched when the user was read, but another write landed
+    before ours: 412, and nothing of ours is written."""
+    if engine_name != "postgresql":
+        pytest.skip("SQLite's writers take turns: an update locks first")
+    created = await _create(acme, security)
+    reads = _race_once(monkeypatch, acme, security, lambda data: _renamed(data, "Winner"))
+    with pytest.raises(PreconditionFailed):
+        await users.update_user(
+            tenant_id=acme.id,
+            user_id=created.id,
+            change=lambda data: _renamed(data, "Loser"),
+            actor=CLI_ACTOR,
+            security=security,
+            if_match=created.version,
+        )
+    assert reads == ["unlocked", "unlocked", "locked"]
+    stored = await users.get_user(tenant_id=acme.id, user_id=created.id, actor=CLI_ACTOR)
+    assert stored.given_name == "Winner"
+    assert stored.version == created.version + 1

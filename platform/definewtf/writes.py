@@ -18,7 +18,8 @@ only if `first` wrote a row:
 `first` is the write a concurrent change stops: an INSERT that a unique index refuses
 (`unless_taken`: the name is in use), or an UPDATE whose WHERE names the version the caller
 read (another writer moved it: nothing is written, and the caller reads again; a user's
-restore). Inside a `write_transaction()` it joins it, and a row locked there cannot move.
+update or restore). Inside a `write_transaction()` it joins it, and a row locked there
+cannot move.
 """
 
 from __future__ import annotations
