@@ -13,10 +13,11 @@ nothing. Started by `bench.ceiling` with the server's own uvicorn settings:
   the new version answered. No auth, no lock, no audit event, no searchable values, no
   resource rendered. Whatever stores a PATCH durably on PostgreSQL behind Litestar does at
   least this, so its rate bounds every such server's (ours included) on this machine.
-- `PATCH /api/scim/audited/Users/{id}`: the same PATCH the way DESIGN.md asks a write to be
-  made, and nothing else: in one transaction, the user's row read and locked (no lost
+- `PATCH /api/scim/audited/Users/{id}`: the same PATCH made safe the way ours was made until
+  21190a9, and nothing else: in one transaction, the user's row read and locked (no lost
   update), then one statement updating it at the version read and inserting its audit event
-  (what changed, before and after). Ours does this plus authentication, the searchable
+  (what changed, before and after). Ours now reads without the lock and writes at the
+  version read (locking only after a lost race), and adds authentication, the searchable
   values, the permission checks and the resource it answers.
 
 Configuration from the environment: `BENCH_CEILING_DATABASE_URL` (PostgreSQL; without it only
