@@ -508,7 +508,7 @@ async def update_user(
     transaction: the read, then the write, which is atomic alone (`write_together`). Locking
     first (BEGIN, SELECT … FOR UPDATE, the write, COMMIT) writes the row's lock to its page
     too; in turns on one worker the locked PATCH served 754 and 930/s (2,000 and 100,000
-    users) against 862 and 1,177/s, with 15% and 40% more PostgreSQL CPU. SQLite's writers
+    users) against 862 and 1,177/s, with 15% and 71% more PostgreSQL CPU. SQLite's writers
     take turns anyway (the IMMEDIATE transaction), so there it locks at once.
 
     Members may change their own name and display name (`SELF_EDITABLE`), nothing else.
