@@ -1,6 +1,7 @@
-"""The ceiling phase: `bench.ceiling_app` under uvicorn with the server's settings (same worker
-count, uvloop, httptools, no access log), on the benchmark's own database while it still
-holds the run's users, driven by the same client at the same concurrency.
+"""The ceiling phase: `bench.ceiling_app` served as the server is (`definewtf.supervisor`:
+same worker count, a listening socket per worker, uvloop, httptools, no access log), on the
+benchmark's own database while it still holds the run's users, driven by the same client at
+the same concurrency.
 
 Results are then ratios: our `filter=userName eq` lookup against the one-query endpoint that
 answers the same URL (issue 6, item 2: at least 50% on PostgreSQL), and our PATCH against the
@@ -44,12 +45,14 @@ AUDITED_WRITE = (
 
 
 def uvicorn_command(factory: str, port: int, workers: int) -> list[str]:
-    """uvicorn serving the app `factory` builds, with the options `definewtf serve` gives it
-    (definewtf.cli._serve)."""
+    """The app `factory` builds, served the way `definewtf serve` serves ours
+    (`definewtf.supervisor.run`: its uvicorn options, and with several workers a listening
+    socket each), so that the ratios compare apps, not how connections reach them."""
+    serve = f"supervisor.run({factory!r}, {LOOPBACK!r}, {port}, {workers})"
     return [
-        *(sys.executable, "-m", "uvicorn", factory, "--factory"),
-        *("--host", LOOPBACK, "--port", str(port), "--workers", str(workers)),
-        *("--loop", "uvloop", "--http", "httptools", "--lifespan", "on", "--no-access-log"),
+        sys.executable,
+        "-c",
+        f"import sys; from definewtf import supervisor; sys.exit({serve})",
     ]
 
 
@@ -104,7 +107,7 @@ async def ceiling(bench: Bench, server: Running, log_dir: Path) -> PhaseSummary:
             ops, notes = await _drive(at_ceiling, bench.client)
     notes.insert(
         0,
-        f"uvicorn --workers {server.workers} --loop uvloop --http httptools, as the server;"
+        f"{server.workers} worker(s), served as the server is (definewtf.supervisor);"
         f" {bench.options.lookups:,} requests per kind at {bench.options.concurrency}; ours and"
         f" the ceilings in turns, {ROUNDS} rounds",
     )

@@ -25,9 +25,11 @@ from typing import TypeVar
 
 import asyncpg
 
+from definewtf import supervisor
 from definewtf.db import Database
 from definewtf.errors import DomainError, Invalid, NotFound
 from definewtf.migrate import migrate
+from definewtf.observability import configure_logging
 from definewtf.principals import CLI_ACTOR
 from definewtf.security import Security
 from definewtf.services import api_keys, tenants, tokens
@@ -113,8 +115,6 @@ async def _demo_setup(settings: Settings) -> tuple[str, str]:
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
-    import uvicorn
-
     if workers < 1:
         raise Invalid("--workers must be at least 1")
     if workers > 1 and settings.database_url.startswith("sqlite"):
@@ -125,17 +125,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         # Each worker writes its metrics there and /metrics sums them all, whichever worker
         # the scrape reaches (definewtf.observability.Metrics).
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="definewtf-metrics-")
-    uvicorn.run(
-        "definewtf.app:create_served_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        lifespan="on",
-        loop="uvloop",
-        http="httptools",
-    )
+    configure_logging(settings.log_format)
+    sys.exit(supervisor.run("definewtf.app:create_served_app", host, port, workers))
 
 
 def run(argv: Sequence[str] | None = None) -> int:
