@@ -317,7 +317,14 @@ def running_uvicorn(env: dict[str, str], log_path: Path, ready: str = "/readyz")
             yield base
         finally:
             process.terminate()
-            process.wait(timeout=10)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                # Killed, so that it cannot serve (or listen on the database) into later tests.
+                process.kill()
+                process.wait()
+                log = log_path.read_text()
+                raise AssertionError(f"the server ignored SIGTERM: {log!r}") from None
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import httpx
@@ -28,6 +29,10 @@ from definewtf.security import Security
 from definewtf.services.tenants import TenantRecord
 
 USERS = "/api/scim/Users"
+#: The listening connections of this run's processes.
+LISTENERS = (
+    "SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()"
+)
 
 
 @dataclass
@@ -165,9 +170,7 @@ async def test_a_lost_listener_ends_trust_until_it_is_back(postgres: None, serve
     """PostgreSQL restarted or the listening backend was killed: the notifications sent
     meanwhile are lost, so nothing remembered before may be trusted again."""
     terminated = await served.sql(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-        " WHERE application_name = $1 AND datname = current_database()",
-        APPLICATION_NAME,
+        LISTENERS.replace("SELECT 1", "SELECT pg_terminate_backend(pid)"), APPLICATION_NAME
     )
     assert terminated == "SELECT 1"
     await _until(lambda: not served.feed.live)
@@ -187,6 +190,30 @@ async def test_a_lost_listener_ends_trust_until_it_is_back(postgres: None, serve
     for _ in range(3):
         assert await served.status() == 200
     assert served.token_reads() == 1
+
+
+async def test_a_stop_that_lands_as_a_heartbeat_comes_back_still_stops(
+    postgres: None, served: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python 3.11's asyncio.wait_for swallows a cancellation that arrives in the loop turn
+    its result does. A shutdown whose stop() began as a heartbeat's echo came back waited
+    for the listening task forever, and the server never exited."""
+    feed = served.feed
+    stopping: list[asyncio.Task[None]] = []
+
+    class EchoesStartingAStop(dict[str, asyncio.Future[None]]):
+        def get(self, payload: str, default: object = None) -> Any:
+            if not stopping:  # the echo is about to be set: stop() begins in the same turn
+                stopping.append(asyncio.get_running_loop().create_task(feed.stop()))
+            return super().get(payload, default)
+
+    monkeypatch.setattr(feed, "_awaited", EchoesStartingAStop(feed._awaited))
+    await _until(lambda: bool(stopping))
+    await asyncio.wait_for(asyncio.shield(stopping[0]), 5)
+    deadline = time.monotonic() + 5  # the backend leaves pg_stat_activity as it exits
+    while await served.sql(LISTENERS, APPLICATION_NAME) != "SELECT 0":
+        assert time.monotonic() < deadline, "the listening connection is still open"
+        await asyncio.sleep(0.05)
 
 
 async def test_a_row_read_while_it_was_being_revoked_is_not_remembered(

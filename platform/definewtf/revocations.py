@@ -138,12 +138,16 @@ class RevocationFeed:
             await asyncio.wait_for(self._went_live.wait(), wait_s)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._stopping = True
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        # Cancelled until it ends: Python 3.11's asyncio.wait_for returns the awaited result
+        # and swallows a cancellation that lands in the loop turn the result arrives in (a
+        # heartbeat's echo), and the task would listen on: a server's shutdown hung on it.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.1)
 
     @property
     def live(self) -> bool:
