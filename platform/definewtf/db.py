@@ -178,8 +178,10 @@ class ReusingSQLiteEngine(SQLiteEngine):
         """SQLite's `PRAGMA data_version` on this thread's reader: it changes whenever any
         other connection — this process's writers, another process — commits a change to the
         database, and costs no I/O (definewtf.revocations)."""
-        row: dict[str, int] = self._reader().execute("PRAGMA data_version").fetchone()
-        return row["data_version"]
+        cursor = self._reader().cursor()
+        cursor.row_factory = None  # a tuple: the reader's dict rows cost a third of the read
+        (version,) = cursor.execute("PRAGMA data_version").fetchone()
+        return int(version)
 
     async def close_idle(self) -> None:
         idle, self._idle = self._idle, []

@@ -128,14 +128,13 @@ class VerifiedSecrets:
         # Keyed BLAKE2b, a MAC by design: 0.7 us a request against 2.6 us for HMAC-SHA256.
         return hashlib.blake2b(secret.encode(), key=self._key, digest_size=32).digest()
 
-    def knows(self, *, credential_id: UUID, secret: str) -> bool:
-        """Whether a verdict on this secret is remembered (answering costs no argon2)."""
+    def remembered(self, *, credential_id: UUID, secret: str) -> bool | None:
+        """The verdict remembered on this secret for this credential, if any (answering costs
+        no argon2)."""
         cached = self._entries.get(self._digest(secret))
-        return (
-            cached is not None
-            and cached.credential_id == credential_id
-            and cached.expires > time.monotonic()
-        )
+        if cached is None or cached.credential_id != credential_id:
+            return None
+        return cached.ok if cached.expires > time.monotonic() else None
 
     async def verify(self, *, credential_id: UUID, secret_hash: str, secret: str) -> bool:
         digest = self._digest(secret)

@@ -101,16 +101,18 @@ async def check_secret(
     if row is None or not is_live(row, now):
         raise _refused()
     credential_id = as_uuid(row["id"])
-    # Guessing secrets for a known prefix costs an argon2 run per guess: throttled per prefix.
+    # Guessing secrets for a known prefix costs an argon2 run per guess: throttled per prefix,
+    # for the secrets without a remembered verdict (every request of a known client has one).
     failures = security.failed_secrets
     guesses = (t._meta.tablename, tenant_id, prefix)
-    # The bucket first: it is almost always full, and `knows` hashes the secret again.
-    wait = failures.retry_after(guesses)
-    if wait and not security.verified.knows(credential_id=credential_id, secret=secret):
-        raise RateLimited(math.ceil(wait), "too many wrong secrets for this credential")
-    ok = await security.verified.verify(
-        credential_id=credential_id, secret_hash=row["secret_hash"], secret=secret
-    )
+    ok = security.verified.remembered(credential_id=credential_id, secret=secret)
+    if ok is None:
+        wait = failures.retry_after(guesses)
+        if wait:
+            raise RateLimited(math.ceil(wait), "too many wrong secrets for this credential")
+        ok = await security.verified.verify(
+            credential_id=credential_id, secret_hash=row["secret_hash"], secret=secret
+        )
     if not ok:
         with contextlib.suppress(RateLimited):
             failures.take(guesses)

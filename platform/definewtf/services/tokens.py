@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -191,13 +192,20 @@ async def authenticate_scim(*, tenant_id: UUID, secret: str, security: Security)
         columns=(ScimToken.prefix,),
         feed=security.revocations,
     )
+    return _scim_actor(tenant_id, as_uuid(row["id"]), row["prefix"])
+
+
+@functools.lru_cache(maxsize=4096)
+def _scim_actor(tenant_id: UUID, credential_id: UUID, prefix: str) -> Actor:
+    """A token's principal, the same for every request it makes (an Actor is immutable): built
+    once, it cost a fifth of checking a known token."""
     return Actor(
         kind="scim_token",
         tenant_id=tenant_id,
-        label=f"scim-token:{row['prefix']}",
+        label=f"scim-token:{prefix}",
         permissions=frozenset({SCIM_PROVISION}),
-        credential_id=as_uuid(row["id"]),
-        credential_prefix=f"scim_token:{row['prefix']}",
+        credential_id=credential_id,
+        credential_prefix=f"scim_token:{prefix}",
     )
 
 
