@@ -27,8 +27,9 @@ request. DESIGN.md §4 allows a *revocation generation* instead, and this is it:
 
 What "at once" means here: another worker stops accepting a revoked token as soon as its event
 loop has handled the notification, which PostgreSQL sends at the commit — the same order of
-time as a request already in flight when the revocation committed (tests/test_two_instances.py
-checks it).
+time as a request already in flight when the revocation committed, usually well under a
+millisecond, longer on a loaded machine (tests/test_two_instances.py gives it two seconds, and a
+request that arrives meanwhile is served as one in flight would be).
 
 SQLite has no notifications but needs none: its `PRAGMA data_version` changes whenever another
 connection commits anything, so a row is trusted only while nothing at all has been committed
@@ -281,9 +282,9 @@ class RevocationFeed:
         """Return once every notification sent before this call has been handled (an echo,
         see `_echo`); on SQLite, once the data_version read in this loop iteration is
         forgotten. For changes made behind the services' back (tests, an operator's SQL)
-        by whoever must see them next without going through the event loop (an in-process
-        client); a served request needs none of it, having arrived through the event loop
-        after the notification, or after the commit."""
+        by whoever must see them next. A served request does not wait for it: one that
+        arrives before the notification is handled races the change as a request in flight
+        at the commit would (tests/test_two_instances.py)."""
         connection = self._connection
         if connection is not None and self.live:
             await self._echo(connection)
