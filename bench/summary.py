@@ -10,7 +10,7 @@ from bench.calibration import CPU_AT_END, CPU_AT_START
 from bench.ceiling import AUDITED_WRITE, ONE_WRITE
 from bench.graphql import FIRST_PAGE as GRAPHQL_FIRST
 from bench.groups import SMALL_GROUP, measured
-from bench.listing import CONTAINS, FIRST_PAGE, WALK
+from bench.listing import CONTAINS, FIRST_PAGE, STARTS_WITH, WALK
 from bench.phases import LOOKUP_EXTERNAL_ID, LOOKUP_ID, LOOKUP_USER_NAME, SYNC_PAIR, Options
 from bench.stats import OpSummary, PhaseSummary, RunRecord
 from bench.writes import DEPROVISION, UPDATE_PATCH, UPDATE_PUT
@@ -148,6 +148,7 @@ KEYS = (
     Key("update", UPDATE_PUT, 2),
     Key("list", WALK, 10),
     Key("list", CONTAINS, 10),
+    Key("list", STARTS_WITH, 10),
     Key("groups", "PATCH add 1 member, big group", 10),
     Key("deprovision", DEPROVISION, 2),
 )

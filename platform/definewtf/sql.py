@@ -45,7 +45,7 @@ def like(column: Column, kind: Literal["co", "sw", "ew"], value: str) -> Combina
     relied on; callers fold both sides.
 
     Index: the match is narrowed to the rows a trigram index names, where the column has one
-    (`definewtf.trigrams`).
+    and no btree answers it better (`definewtf.trigrams`).
     """
     escaped = escape_like(value)
     pattern = {"co": f"%{escaped}%", "sw": f"{escaped}%", "ew": f"%{escaped}"}[kind]
@@ -54,7 +54,7 @@ def like(column: Column, kind: Literal["co", "sw", "ew"], value: str) -> Combina
     # harmless on folded columns and wrong on case-exact ones, hence the extra equality of
     # substr() for case-exact matching in `like_exact`.
     match = WhereRaw(f"{name} LIKE {{}} ESCAPE '\\'", pattern)
-    narrowed = trigrams.candidates(column, value, escaped)
+    narrowed = trigrams.candidates(column, kind, value, escaped)
     return match if narrowed is None else narrowed & match
 
 

@@ -9,7 +9,8 @@ have to include every match.
 - PostgreSQL: the planner finds a column's own GIN trigram index for a LIKE by itself (a
   group's displayName, m0011). A user's folded userName and primary email share one index
   over one text, `USER_SEARCH_TEXT` (m0016): a search of either names that text, which is
-  what lets the planner see the index.
+  what lets the planner see the index. A prefix of either is found in their btrees
+  instead (m0017 keeps them in byte order).
 """
 
 from __future__ import annotations
@@ -39,21 +40,26 @@ PG_TRIGRAM_TEXTS = {
     ("app_user", "user_name_ci"): USER_SEARCH_TEXT,
     ("app_user", "email_ci"): USER_SEARCH_TEXT,
 }
+#: Columns PostgreSQL keeps in byte order with a btree led by the tenant (m0017): it finds a
+#: prefix (`sw`) there as a range, dearer through trigrams when many values share the prefix.
+PG_PREFIX_INDEXED = frozenset(PG_TRIGRAM_TEXTS)
 
 #: A trigram index finds only phrases of three characters or more.
 SHORTEST = 3
 
 
-def candidates(column: Column, value: str, escaped: str) -> Combinable | None:
-    """The rows of `column`'s table a substring search for `value` (folded, the way the
-    column is; `escaped`: with LIKE's wildcards escaped) need look at; None where nothing
-    narrows the search (short values, other columns, a SQLite without FTS5 trigrams) or
-    where the planner finds the index itself."""
+def candidates(column: Column, kind: str, value: str, escaped: str) -> Combinable | None:
+    """The rows of `column`'s table a substring search (`kind`: co, sw, ew) for `value`
+    (folded, the way the column is; `escaped`: with LIKE's wildcards escaped) need look at;
+    None where nothing narrows the search (short values, other columns, a SQLite without FTS5
+    trigrams) or where the planner finds an index itself."""
     if len(value) < SHORTEST:
         return None
     table, name = column._meta.table._meta.tablename, column._meta.db_column_name
     engine = current_engine()
     if engine.engine_type == "postgres":
+        if kind == "sw" and (table, name) in PG_PREFIX_INDEXED:
+            return None
         text = PG_TRIGRAM_TEXTS.get((table, name))
         if text is None:
             return None
