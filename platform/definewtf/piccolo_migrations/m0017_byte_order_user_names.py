@@ -16,7 +16,7 @@ columns are rebuilt (1.6 s at 100,000 users).
 
 from definewtf.ddl import raw_migration
 
-ID = "2026-11-30T00:00:00:000000"
+ID = "2026-11-29T22:00:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "users' folded userName and email in byte order (PostgreSQL)"
 
