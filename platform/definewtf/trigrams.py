@@ -15,6 +15,8 @@ have to include every match.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from piccolo.columns import Column
 from piccolo.columns.combination import WhereRaw
 from piccolo.custom_types import Combinable
@@ -42,13 +44,15 @@ PG_TRIGRAM_TEXTS = {
 }
 #: Columns PostgreSQL keeps in byte order with a btree led by the tenant (m0017): it finds a
 #: prefix (`sw`) there as a range, dearer through trigrams when many values share the prefix.
-PG_PREFIX_INDEXED = frozenset(PG_TRIGRAM_TEXTS)
+PG_PREFIX_INDEXED = frozenset({("app_user", "user_name_ci"), ("app_user", "email_ci")})
 
 #: A trigram index finds only phrases of three characters or more.
 SHORTEST = 3
 
 
-def candidates(column: Column, kind: str, value: str, escaped: str) -> Combinable | None:
+def candidates(
+    column: Column, kind: Literal["co", "sw", "ew"], value: str, escaped: str
+) -> Combinable | None:
     """The rows of `column`'s table a substring search (`kind`: co, sw, ew) for `value`
     (folded, the way the column is; `escaped`: with LIKE's wildcards escaped) need look at;
     None where nothing narrows the search (short values, other columns, a SQLite without FTS5
