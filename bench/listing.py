@@ -115,10 +115,10 @@ async def listing(bench: Bench) -> PhaseSummary:
         ),
     }
     picks = bench.picks(4, bench.options.list_queries)
-    searches, more = await measure_kinds(bench, kinds, picks)
+    searches, more = await measure_kinds(bench, kinds, picks, reads=True)
     notes.append(
-        f"co / sw: {len(picks):,} requests each at {bench.options.concurrency}, about 10 to 20"
-        " matches per query"
+        f"co / sw: {len(picks):,} requests each at {bench.options.concurrency}, repeated until"
+        f" {bench.options.read_seconds:g} s had passed; about 10 to 20 matches per query"
     )
     figures: dict[str, float] = {}
     deep_s, first_s = deep.summary(), first.summary()

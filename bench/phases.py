@@ -8,10 +8,11 @@ deprovision), `bench.listing`, `bench.groups` and `bench.graphql`.
 from __future__ import annotations
 
 import functools
+import itertools
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,11 @@ class Options:
     chunk: int = 1_000
     #: No loop starts a new request after this many seconds.
     phase_seconds: float = 900.0
+    #: A kind of read (a lookup, a search) repeats its requests until it has run this long:
+    #: the same few hundred requests took our server a few tenths of a second and a peer
+    #: seconds, so the loop's start and end, and any slowdown of the machine in between,
+    #: weighed on our rate far more than on the peer's.
+    read_seconds: float = 2.0
     seed: int = 20_240_601
 
 
@@ -124,17 +130,33 @@ async def measure(
     )
 
 
+def _repeated(requests: list[Request], seconds: float) -> Iterator[Request]:
+    """Every request once, then again from the first until `seconds` have passed since the
+    first was taken."""
+    started = time.monotonic()
+    yield from requests
+    for request in itertools.cycle(requests):
+        if time.monotonic() - started >= seconds:
+            return
+        yield request
+
+
 async def measure_kinds(
     bench: Bench,
     kinds: dict[str, Callable[[SeededUser], Request]],
     picks: list[SeededUser],
+    *,
+    reads: bool = False,
 ) -> tuple[list[OpSummary], list[str]]:
-    """Each kind of request over every pick, one kind after the other, concurrently."""
+    """Each kind of request over every pick, one kind after the other, concurrently.
+    `reads`: requests that change nothing, repeated until `Options.read_seconds` have passed
+    (a write sent twice would be a no-op the server may short-cut)."""
     ops: list[OpSummary] = []
     notes: list[str] = []
     for name, request_of in kinds.items():
         op = OpResult(name)
-        requests = [request_of(user) for user in picks]
+        listed = [request_of(user) for user in picks]
+        requests = _repeated(listed, bench.options.read_seconds) if reads else iter(listed)
         jobs = (
             functools.partial(
                 call, bench.client, op, r.method, r.url, body=r.body, expect=r.expect, check=r.check
@@ -292,6 +314,9 @@ async def lookup(bench: Bench) -> PhaseSummary:
         ),
         LOOKUP_ID: lambda u: Request("GET", f"/Users/{u.id}"),
     }
-    ops, notes = await measure_kinds(bench, kinds, picks)
-    head = f"{len(picks):,} requests per kind (random seeded users) at {bench.options.concurrency}"
+    ops, notes = await measure_kinds(bench, kinds, picks, reads=True)
+    head = (
+        f"{len(picks):,} requests per kind (random seeded users) at {bench.options.concurrency},"
+        f" repeated until {bench.options.read_seconds:g} s had passed"
+    )
     return PhaseSummary("lookup", ops, [head, *notes])
