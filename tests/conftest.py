@@ -34,7 +34,7 @@ from litestar import Litestar
 
 from definewtf import statistics
 from definewtf.app import create_app
-from definewtf.db import Database, current_engine
+from definewtf.db import Database, ReusingSQLiteEngine, current_engine
 from definewtf.migrate import migrate
 from definewtf.principals import CLI_ACTOR
 from definewtf.security import Security
@@ -390,6 +390,15 @@ def sql_log(app: Litestar, monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return await original(self, querystring, *args, **kwargs)
 
     monkeypatch.setattr(type(engine), "run_querystring", observed)
+    if isinstance(engine, ReusingSQLiteEngine):  # its writes of one hop, statement by statement
+        original_write = ReusingSQLiteEngine.write_at_once
+
+        async def observed_write(self, first, rest):  # type: ignore[no-untyped-def]
+            if self is engine:
+                seen.extend(str(statement) for statement in (first, *rest))
+            return await original_write(self, first, rest)
+
+        monkeypatch.setattr(ReusingSQLiteEngine, "write_at_once", observed_write)
     return seen
 
 

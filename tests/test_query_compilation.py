@@ -1,4 +1,4 @@
-"""`definewtf.db.compile_querystring` gives PostgreSQL exactly what Piccolo's own compilation
+"""`definewtf.db.compile_querystring` gives each engine exactly what Piccolo's own compilation
 gives, for Piccolo's queries and ours (it only remembers how each template splits)."""
 
 from __future__ import annotations
@@ -47,8 +47,10 @@ def _templates() -> list[QueryString]:
     ]
 
 
+@pytest.mark.parametrize("engine_type", ["postgres", "sqlite"])
 @pytest.mark.parametrize("query", _piccolo_queries() + _templates(), ids=str)
-def test_the_same_text_and_arguments_as_piccolo(query: QueryString) -> None:
-    assert compile_querystring(query) == query.compile_string(engine_type="postgres")
+def test_the_same_text_and_arguments_as_piccolo(query: QueryString, engine_type: str) -> None:
+    expected = query.compile_string(engine_type=engine_type)
+    assert compile_querystring(query, engine_type) == expected
     # Again: the second compilation reads the remembered split.
-    assert compile_querystring(query) == query.compile_string(engine_type="postgres")
+    assert compile_querystring(query, engine_type) == expected

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 import uuid
+from dataclasses import replace
 
 import aiosqlite
 import asyncpg
 import pytest
 
-from definewtf.db import current_engine, write_transaction
+from definewtf.db import ReusingSQLiteEngine, current_engine, write_transaction
 from definewtf.principals import CLI_ACTOR
 from definewtf.services import audit, tenants, users
 from definewtf.services.users import IndexedValue, UserData
@@ -143,20 +145,88 @@ async def test_sqlite_statements_of_a_transaction_take_one_hop_each(
     its fetch, the cursor's close); ours make one, plus BEGIN and COMMIT."""
     if engine_name != "sqlite":
         pytest.skip("aiosqlite is SQLite's")
-    hops = 0
-    real_execute = aiosqlite.Connection._execute
-
-    async def counting(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-        nonlocal hops
-        hops += 1
-        return await real_execute(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
+    hops = _count_hops(monkeypatch)
     async with write_transaction():
         for index in range(5):
             await Role.insert(Role(tenant=acme.id, name=f"r{index}", name_ci=f"r{index}"))
-    assert hops == 5 + 2
+    assert hops == [5 + 2]
     assert await Role.count().where(Role.name.like("r%")) == 5
+
+
+async def test_sqlite_writes_together_on_the_loop_and_commit_on_the_writer_thread(
+    client, acme, security, engine_name, monkeypatch
+) -> None:
+    """A user's create and update outside a transaction (`write_together`) run their
+    statements on the event loop and hand only the COMMIT to the writer thread. Statement by
+    statement through aiosqlite, a PATCH held the process's write lock for seven round trips
+    between threads."""
+    if engine_name != "sqlite":
+        pytest.skip("SQLite's writer connection")
+    created = await users.create_user(
+        tenant_id=acme.id, data=UserData(user_name="first"), actor=CLI_ACTOR, security=security
+    )
+    on_thread: list[tuple[str, ...]] = []
+    real_on_thread = ReusingSQLiteEngine._on_writer_thread
+
+    async def recorded(self, fn, *args):  # type: ignore[no-untyped-def]
+        on_thread.append((fn.__name__, *(a for a in args if isinstance(a, str))))
+        return await real_on_thread(self, fn, *args)
+
+    hops = _count_hops(monkeypatch)
+    monkeypatch.setattr(ReusingSQLiteEngine, "_on_writer_thread", recorded)
+    await _create(acme, security, "second@x.test")
+    await users.update_user(
+        tenant_id=acme.id,
+        user_id=created.id,
+        change=lambda data: replace(
+            data, display_name="Ada", attributes={**data.attributes, "displayName": "Ada"}
+        ),
+        actor=CLI_ACTOR,
+        security=security,
+    )
+    assert hops == [0]
+    assert on_thread == [("_finish", "COMMIT")] * 2
+    stored = await users.get_user(tenant_id=acme.id, user_id=created.id, actor=CLI_ACTOR)
+    assert stored.display_name == "Ada"
+    assert await User.count().where(User.tenant == acme.id) == 2
+
+
+async def test_sqlite_a_write_waits_for_another_process_off_the_loop(
+    client, acme, security, engine_name
+) -> None:
+    """Another process (an operator's CLI) holds SQLite's write lock: a write waits for it on
+    the writer thread, as long as any connection of ours would, while the event loop goes on
+    serving; then it is written."""
+    if engine_name != "sqlite":
+        pytest.skip("SQLite's write lock")
+    await _create(acme, security, "first@x.test")  # the writer connection is open
+    other = sqlite3.connect(current_engine().connection_kwargs["database"], isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def ticking() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def commit_later() -> None:
+        await asyncio.sleep(0.3)
+        other.execute("COMMIT")
+
+    ticker, releaser = asyncio.create_task(ticking()), asyncio.create_task(commit_later())
+    started = time.monotonic()
+    try:
+        await _create(acme, security, "second@x.test")
+    finally:
+        ticker.cancel()
+        await releaser
+        other.close()
+    # The loop ran while the write waited: a wait on the loop itself would have lasted the
+    # whole busy timeout (30 s), the other process's commit never getting its turn.
+    assert time.monotonic() - started < 5
+    assert ticks >= 10
+    assert await User.count().where(User.tenant == acme.id) == 2
 
 
 async def test_sqlite_foreign_keys_hold_inside_transactions(client, acme, engine_name) -> None:
@@ -171,6 +241,19 @@ async def test_sqlite_foreign_keys_hold_inside_transactions(client, acme, engine
 async def _role_of_no_tenant() -> None:
     async with write_transaction():
         await Role.insert(Role(tenant=uuid.uuid4(), name="orphan", name_ci="orphan"))
+
+
+def _count_hops(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
+    """[calls into aiosqlite from now on]: each wakes a connection's thread, then the loop."""
+    hops = [0]
+    real_execute = aiosqlite.Connection._execute
+
+    async def counting(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        hops[0] += 1
+        return await real_execute(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
+    return hops
 
 
 def _count_opened(engine, monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]

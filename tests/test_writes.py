@@ -136,12 +136,11 @@ def _race_once(monkeypatch, acme, security, winner) -> list[str]:
 async def test_an_update_that_loses_a_race_is_applied_to_the_winners_user(
     client, acme, security, engine_name, monkeypatch
 ) -> None:
-    """On PostgreSQL an update reads without a lock and writes at the version it read. If
-    another write lands in between, nothing of the loser is written; it reads the user again,
-    locked, and applies its change to what the winner left: both changes stay, one version
-    each, one audit event each, and the searchable values are the final representation's."""
-    if engine_name != "postgresql":
-        pytest.skip("SQLite's writers take turns: an update locks first")
+    """An update reads without a lock and writes at the version it read (on SQLite too: its
+    write is one call to the writer thread). If another write lands in between, nothing of
+    the loser is written; it reads the user again, locked, and applies its change to what
+    the winner left: both changes stay, one version each, one audit event each, and the
+    searchable values are the final representation's."""
     title = IndexedValue(attr="title", entry=0, sub="", value="Old", value_ci="old")
     created = await users.create_user(
         tenant_id=acme.id,
@@ -179,8 +178,6 @@ async def test_an_if_match_update_that_loses_a_race_is_refused(
 ) -> None:
     """The ETag the caller sent matched when the user was read, but another write landed
     before ours: 412, and nothing of ours is written."""
-    if engine_name != "postgresql":
-        pytest.skip("SQLite's writers take turns: an update locks first")
     created = await _create(acme, security)
     reads = _race_once(monkeypatch, acme, security, lambda data: _renamed(data, "Winner"))
     with pytest.raises(PreconditionFailed):

@@ -12,8 +12,10 @@ only if `first` wrote a row:
   other part (`… WHERE EXISTS (SELECT 1 FROM written)`); a statement is atomic without a
   transaction. Rows go in through `unnest` of one array per column, so the statement's text,
   and thus asyncpg's prepared statement, is the same whatever the number of rows.
-- SQLite (no data-modifying `WITH`): the statements one after the other in a write
-  transaction, each one hop to aiosqlite's thread and back (`ReusingSQLiteEngine`).
+- SQLite (no data-modifying `WITH`): the statements one after the other in one IMMEDIATE
+  transaction, run on the event loop, its COMMIT on the engine's writer thread
+  (`ReusingSQLiteEngine.write_at_once`). Inside a caller's transaction, each statement is
+  one hop to its connection's thread.
 
 `first` is the write a concurrent change stops: an INSERT that a unique index refuses
 (`unless_taken`: the name is in use), or an UPDATE whose WHERE names the version the caller
@@ -36,7 +38,7 @@ from piccolo.querystring import QueryString
 from piccolo.table import Table
 from piccolo.utils.encoding import dump_json
 
-from definewtf.db import fetch, is_sqlite, write_transaction
+from definewtf.db import fetch, in_transaction, is_sqlite, sqlite_write_at_once
 from definewtf.sql import placeholders, row_placeholders
 
 #: Rows per INSERT, or keys per DELETE, of a statement run alone (SQLite): far below its
@@ -220,14 +222,15 @@ async def write_together(first: Insert | Update, *rest: Then) -> bool:
     rest = tuple(write for write in rest if not _empty(write))
     [statement] = first.statements()  # one row, or one UPDATE
     if is_sqlite():
-        async with write_transaction():
+        later = [later for write in rest for later in write.statements()]
+        if not in_transaction():
+            return await sqlite_write_at_once(statement, later)
+        await fetch("{}", statement)
+        [written] = await fetch("SELECT changes() AS n")
+        if not written["n"]:
+            return False
+        for statement in later:
             await fetch("{}", statement)
-            [written] = await fetch("SELECT changes() AS n")
-            if not written["n"]:
-                return False
-            for write in rest:
-                for statement in write.statements():
-                    await fetch("{}", statement)
         return True
     parts = [QueryString("written AS ({} RETURNING 1)", statement)]
     parts += (QueryString(f"w{index} AS ({{}})", write.gated()) for index, write in enumerate(rest))

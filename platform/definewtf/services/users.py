@@ -19,9 +19,9 @@ from piccolo.custom_types import Combinable
 
 from definewtf.clock import utcnow
 from definewtf.db import (
-    concurrent_reads,
     current_engine,
     fetch,
+    in_transaction,
     unique_violation_as,
     write_transaction,
 )
@@ -504,19 +504,21 @@ async def update_user(
     (ETag); a different current version is PreconditionFailed. An update that changes nothing
     keeps the version.
 
-    On PostgreSQL, outside a caller's transaction, the first try is two statements and no
-    transaction: the read, then the write, which is atomic alone (`write_together`). Locking
-    first (BEGIN, SELECT … FOR UPDATE, the write, COMMIT) writes the row's lock to its page
-    too; in turns on one worker the locked PATCH served 754 and 930/s (2,000 and 100,000
-    users) against 862 and 1,177/s, with 15% and 71% more PostgreSQL CPU. SQLite's writers
-    take turns anyway (the IMMEDIATE transaction), so there it locks at once.
+    Outside a caller's transaction, the first try reads without a lock and then writes,
+    atomically alone (`write_together`). On PostgreSQL that is two statements and no
+    transaction: locking first (BEGIN, SELECT … FOR UPDATE, the write, COMMIT) writes the
+    row's lock to its page too; in turns on one worker the locked PATCH served 754 and 930/s
+    (2,000 and 100,000 users) against 862 and 1,177/s, with 15% and 71% more PostgreSQL CPU.
+    On SQLite the read and the write's statements run on the event loop, and only the
+    COMMIT on the engine's writer thread; a locked update held the process's write lock for
+    BEGIN, the read, the writes and COMMIT, each a round trip to another thread.
 
     Members may change their own name and display name (`SELF_EDITABLE`), nothing else.
     """
     self_service = actor.user_id == user_id and actor.tenant_id == tenant_id
     if not self_service:
         require_any(actor, tenant_id, SCIM_PROVISION, TENANT_ADMIN)
-    if concurrent_reads():
+    if not in_transaction():
         current, stored = await _current(tenant_id, user_id, if_match, locked=False)
         updated = await _apply(current, stored, change, actor, security)
         if updated is not None:
