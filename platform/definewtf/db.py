@@ -312,7 +312,8 @@ class ReusingSQLiteEngine(SQLiteEngine):
         idle, self._idle = self._idle, []
         for connection in idle:
             await connection.close()
-        await asyncio.get_running_loop().run_in_executor(self._writer, self._close_writer)
+        if self._writer_connection is not None:  # no thread started for an engine that never wrote
+            await self._on_writer_thread(self._close_writer)
         reader = getattr(self._readers, "connection", None)
         if reader is not None:
             reader.close()
@@ -540,8 +541,7 @@ def in_transaction() -> bool:
 def concurrent_reads() -> bool:
     """Whether two statements can run at once: on PostgreSQL outside a transaction, each on a
     connection of the pool (a transaction has one connection; SQLite reads on the loop)."""
-    engine = current_engine()
-    return not is_sqlite(engine) and engine.current_transaction.get() is None
+    return not is_sqlite() and not in_transaction()
 
 
 @asynccontextmanager

@@ -222,15 +222,15 @@ async def write_together(first: Insert | Update, *rest: Then) -> bool:
     rest = tuple(write for write in rest if not _empty(write))
     [statement] = first.statements()  # one row, or one UPDATE
     if is_sqlite():
-        later = [later for write in rest for later in write.statements()]
+        later = [each for write in rest for each in write.statements()]
         if not in_transaction():
             return await sqlite_write_at_once(statement, later)
         await fetch("{}", statement)
         [written] = await fetch("SELECT changes() AS n")
         if not written["n"]:
             return False
-        for statement in later:
-            await fetch("{}", statement)
+        for each in later:
+            await fetch("{}", each)
         return True
     parts = [QueryString("written AS ({} RETURNING 1)", statement)]
     parts += (QueryString(f"w{index} AS ({{}})", write.gated()) for index, write in enumerate(rest))
