@@ -73,13 +73,14 @@ async def auth(bench: Bench, server: Running, log_dir: Path) -> PhaseSummary:
     bare = OpResult(UNAUTHENTICATED)
     notes = [
         f"{count:,} requests per kind at {bench.options.concurrency}; the twin server in turns"
-        f" with the server, {ROUNDS} rounds"
+        f" with the server, {ROUNDS} rounds, each share repeated until"
+        f" {bench.options.turn_seconds:g} s had passed"
     ]
     twin_server = _tokenless_twin(server, log_dir, bench.options.concurrency)
     async with twin_server as twin, window(target.database_url) as stats:
         spc = [Request("GET", "/ServiceProviderConfig")] * count
         turns = [(bench.client, authenticated, spc), (twin, tokenless, spc)]
-        notes += await measure_in_turns(bench, turns)
+        notes += await measure_in_turns(bench, turns, reads=True)
     healthz = f"{target.base_url}/healthz"
     jobs = (functools.partial(call, bench.client, bare, "GET", healthz) for _ in range(count))
     if note := await measure(bench, bare, jobs):

@@ -89,7 +89,7 @@ async def _drive(bench: Bench, ours: Client) -> tuple[list[OpSummary], list[str]
         (bench.client, OpResult(ONE_WRITE), patches),
         (bench.client, OpResult(AUDITED_WRITE), audited),
     ]
-    notes += await measure_in_turns(bench, reads)
+    notes += await measure_in_turns(bench, reads, reads=True)
     notes += await measure_in_turns(bench, writes)
     ops = [op.summary() for _, op, _ in [*reads, *writes]]
     return [bare.summary(), *ops], notes
@@ -109,7 +109,8 @@ async def ceiling(bench: Bench, server: Running, log_dir: Path) -> PhaseSummary:
         0,
         f"{server.workers} worker(s), served as the server is (definewtf.supervisor);"
         f" {bench.options.lookups:,} requests per kind at {bench.options.concurrency}; ours and"
-        f" the ceilings in turns, {ROUNDS} rounds",
+        f" the ceilings in turns, {ROUNDS} rounds (a share of reads repeated until"
+        f" {bench.options.turn_seconds:g} s had passed)",
     )
     rates = {op.name: op.ops_per_s for op in ops if op.ops_per_s and not op.errors}
     figures: dict[str, float] = {}

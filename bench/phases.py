@@ -67,6 +67,10 @@ class Options:
     #: seconds, so the loop's start and end, and any slowdown of the machine in between,
     #: weighed on our rate far more than on the peer's.
     read_seconds: float = 2.0
+    #: `measure_in_turns` of reads: each share repeats its requests until this long. The auth
+    #: phase's 500 requests per share took an eighth of a second, so the ramp and tail of each
+    #: share, and a passing slowdown, moved its ratio between 0.83 and 1.02 from run to run.
+    turn_seconds: float = 0.5
     seed: int = 20_240_601
 
 
@@ -175,19 +179,27 @@ ROUNDS = 8
 
 
 async def measure_in_turns(
-    bench: Bench, turns: list[tuple[Client, OpResult, list[Request]]], rounds: int = ROUNDS
+    bench: Bench,
+    turns: list[tuple[Client, OpResult, list[Request]]],
+    rounds: int = ROUNDS,
+    *,
+    reads: bool = False,
 ) -> list[str]:
     """Each turn's requests to its client, in `rounds` alternating shares: the machine's
     drift (its shared cores come and go within minutes) weighs on every kind alike, so their
     ratio means something. The order of the turns is reversed every other round (A B, B A,
     …): a drift that only grows or only shrinks through the rounds then favours no kind.
-    Notes of any share the time limit stopped."""
+    `reads`: requests that change nothing; each share repeats them until
+    `Options.turn_seconds` have passed, so every kind runs about as long. Notes of any share
+    the time limit stopped."""
     notes = []
     for index in range(rounds):
         for client, op, requests in turns if index % 2 == 0 else reversed(turns):
-            share = requests[
+            share: Iterable[Request] = requests[
                 len(requests) * index // rounds : len(requests) * (index + 1) // rounds
             ]
+            if reads:
+                share = _repeated(list(share), bench.options.turn_seconds)
             before = op.elapsed
             jobs = (
                 functools.partial(
