@@ -42,10 +42,10 @@ _NOT_STORED = {"id", "meta", "password", "userName", "externalId"}
 
 
 def from_scim_user(resource: ScimUser) -> UserData:
-    return _data_of(resource.model_dump(scim_policy=POLICY), resource.password)
+    return from_representation(resource.model_dump(scim_policy=POLICY), resource.password)
 
 
-def _data_of(body: dict[str, Any], password: str | None = None) -> UserData:
+def from_representation(body: dict[str, Any], password: str | None = None) -> UserData:
     """A user from its representation as scim2-models dumps it (canonical names)."""
     attributes = {key: value for key, value in body.items() if key not in _NOT_STORED}
     name = body.get("name") or {}
@@ -87,7 +87,7 @@ def assign(data: UserData, assignments: Sequence[tuple[AttributeSpec, Any]]) -> 
         extension = parents[:1] == [ENTERPRISE_USER_SCHEMA]
         if extension and ENTERPRISE_USER_SCHEMA not in body["schemas"]:
             body["schemas"] = [*body["schemas"], ENTERPRISE_USER_SCHEMA]
-    return _data_of(body)
+    return from_representation(body)
 
 
 def _representation(data: UserData) -> dict[str, Any]:

@@ -12,13 +12,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from scim2_models import Context, SearchRequest
 
-from definewtf.registry import USER_MULTI_VALUED
 from definewtf.services import groups, users
 from definewtf.services.users import UserData
 from scim_facade.context import ScimContext
 from scim_facade.filters import UserFilterCompiler
 from scim_facade.mapping import (
-    ScimUser,
     assign,
     from_scim_user,
     project,
@@ -26,14 +24,13 @@ from scim_facade.mapping import (
     to_scim_user,
 )
 from scim_facade.patch import parse_patch, simple_assignments
+from scim_facade.plain_users import read_user
 from scim_facade.requests import (
     POLICY,
     if_match_version,
     read_json,
     resource_id,
     resource_projection,
-    validate,
-    wrap_single_values,
 )
 from scim_facade.responses import scim_response
 from scim_facade.search import ResourceKind, search_routes
@@ -43,13 +40,10 @@ from scim_facade.search import ResourceKind, search_routes
 async def create_user(
     request: Request[Any, Any, Any], scim: NamedDependency[ScimContext]
 ) -> Response[Any]:
-    payload = wrap_single_values(await read_json(request), USER_MULTI_VALUED)
-    resource = validate(ScimUser, payload, Context.RESOURCE_CREATION_REQUEST)
-    if resource.active is None:
-        resource.active = True  # the server's default for a new account, shown as assigned
+    data = read_user(await read_json(request), Context.RESOURCE_CREATION_REQUEST)
     record = await users.create_user(
         tenant_id=scim.tenant.id,
-        data=from_scim_user(resource),
+        data=data,
         actor=scim.actor,
         security=scim.security,
     )
@@ -87,9 +81,7 @@ async def replace_user(
     request: Request[Any, Any, Any], user_id: FromPath[str], scim: NamedDependency[ScimContext]
 ) -> Response[Any]:
     """RFC 7644 §3.5.1: the body replaces the resource; readOnly attributes are ignored."""
-    payload = wrap_single_values(await read_json(request), USER_MULTI_VALUED)
-    resource = validate(ScimUser, payload, Context.RESOURCE_REPLACEMENT_REQUEST)
-    replacement = from_scim_user(resource)
+    replacement = read_user(await read_json(request), Context.RESOURCE_REPLACEMENT_REQUEST)
     record = await users.update_user(
         tenant_id=scim.tenant.id,
         user_id=resource_id(user_id, "User"),

@@ -29,6 +29,20 @@ SCIM_JSON = "application/scim+json"
 #: PATCH on /Groups may answer 200 with the group or 204 (RFC 7644 §3.5.2); IdPs take both.
 PATCHED = (200, 204)
 
+#: The user Entra ID provisions with its default attribute mappings (name, one work email,
+#: title, the enterprise extension's department): the body of its POST, without `manager`.
+ENTRA_USER: dict[str, Any] = {
+    "schemas": [USER, ENTERPRISE],
+    "userName": "ada@example.com",
+    "externalId": "7f0c",
+    "active": True,
+    "displayName": "Ada Lovelace",
+    "name": {"givenName": "Ada", "familyName": "Lovelace", "formatted": "Ada Lovelace"},
+    "emails": [{"primary": True, "type": "work", "value": "ada@example.com"}],
+    "title": "Engineer",
+    ENTERPRISE: {"department": "R&D"},
+}
+
 Status = int | tuple[int, ...]
 
 

@@ -8,6 +8,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from idp import ENTRA_USER
 
 from definewtf.registry import ENTERPRISE_USER_SCHEMA, USER_ATTRIBUTES, USER_SCHEMA
 from definewtf.services.users import UserData
@@ -19,14 +20,7 @@ USERS_URL = "https://acme.example.test/api/scim/Users"
 
 STARTS = {
     "entra": {
-        "schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA],
-        "userName": "ada@example.com",
-        "externalId": "7f0c",
-        "active": True,
-        "displayName": "Ada Lovelace",
-        "name": {"givenName": "Ada", "familyName": "Lovelace", "formatted": "Ada Lovelace"},
-        "emails": [{"primary": True, "type": "work", "value": "ada@example.com"}],
-        "title": "Engineer",
+        **ENTRA_USER,
         ENTERPRISE_USER_SCHEMA: {"department": "R&D", "manager": {"value": "m-1"}},
     },
     "bare": {"schemas": [USER_SCHEMA], "userName": "bare@example.com"},
