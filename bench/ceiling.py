@@ -80,13 +80,19 @@ async def _drive(bench: Bench, ours: Client) -> tuple[list[OpSummary], list[str]
         Request("GET", filter_url("Users", "userName", u.user_name), check=expect_user(u.id))
         for u in bench.picks(1)
     ]
-    picks = bench.picks(2)
-    patches = [Request("PATCH", f"/Users/{u.id}", rename(u), PATCHED) for u in picks]
-    audited = [Request("PATCH", f"/audited/Users/{u.id}", rename(u), PATCHED) for u in picks]
+    # Each write endpoint its own users, none of them renamed before: a PATCH of a user another
+    # endpoint had just renamed alike would change less, or nothing (ours then writes nothing).
+    picks = bench.distinct_picks(5, 3 * bench.options.lookups)
+    ours_picks, write_picks, audited_picks = picks[0::3], picks[1::3], picks[2::3]
+    patches = [Request("PATCH", f"/Users/{u.id}", rename(u), PATCHED) for u in ours_picks]
+    one_write = [Request("PATCH", f"/Users/{u.id}", rename(u), PATCHED) for u in write_picks]
+    audited = [
+        Request("PATCH", f"/audited/Users/{u.id}", rename(u), PATCHED) for u in audited_picks
+    ]
     reads = [(ours, OpResult(OUR_LOOKUP), lookups), (bench.client, OpResult(ONE_QUERY), lookups)]
     writes = [
         (ours, OpResult(OUR_PATCH), patches),
-        (bench.client, OpResult(ONE_WRITE), patches),
+        (bench.client, OpResult(ONE_WRITE), one_write),
         (bench.client, OpResult(AUDITED_WRITE), audited),
     ]
     notes += await measure_in_turns(bench, reads, reads=True)
@@ -110,7 +116,8 @@ async def ceiling(bench: Bench, server: Running, log_dir: Path) -> PhaseSummary:
         f"{server.workers} worker(s), served as the server is (definewtf.supervisor);"
         f" {bench.options.lookups:,} requests per kind at {bench.options.concurrency}; ours and"
         f" the ceilings in turns, {ROUNDS} rounds (a share of reads repeated until"
-        f" {bench.options.turn_seconds:g} s had passed)",
+        f" {bench.options.turn_seconds:g} s had passed; each write endpoint PATCHes its own"
+        " distinct users)",
     )
     rates = {op.name: op.ops_per_s for op in ops if op.ops_per_s and not op.errors}
     figures: dict[str, float] = {}

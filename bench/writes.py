@@ -62,9 +62,12 @@ async def update(bench: Bench) -> PhaseSummary:
         UPDATE_PATCH: lambda u: Request("PATCH", f"/Users/{u.id}", rename(u), PATCHED),
         UPDATE_PUT: lambda u: Request("PUT", f"/Users/{u.id}", _replacement(u)),
     }
-    picks = bench.picks(2)
+    picks = bench.distinct_picks(2)
     ops, notes = await measure_kinds(bench, kinds, picks)
-    head = f"{len(picks):,} requests per kind (random seeded users) at {bench.options.concurrency}"
+    head = (
+        f"{len(picks):,} requests per kind (distinct random seeded users, the same for both"
+        f" kinds) at {bench.options.concurrency}"
+    )
     return PhaseSummary("update", ops, [head, *notes])
 
 
