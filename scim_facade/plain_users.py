@@ -33,6 +33,7 @@ from definewtf.registry import (
     USER_ATTRIBUTES,
     USER_MULTI_VALUED,
     USER_SCHEMA,
+    Kind,
 )
 from definewtf.services.users import UserData
 from scim_facade.mapping import ScimUser, from_representation, from_scim_user
@@ -62,18 +63,18 @@ def _names(model: type[BaseModel]) -> list[str]:
     return [field.serialization_alias or name for name, field in model.model_fields.items()]
 
 
-def _settable(prefix: str, names: list[str]) -> frozenset[str]:
+def _settable(prefix: str, names: list[str]) -> dict[str, Kind]:
     """Of `names`, those the registry marks settable under `prefix` (`name.`, the extension's
-    URN and a colon, or nothing)."""
-    return frozenset(
-        name
+    URN and a colon, or nothing), with their kind: string or boolean."""
+    return {
+        name: spec.kind
         for name in names
         if (spec := USER_ATTRIBUTES.get(f"{prefix}{name}".lower())) is not None and spec.settable
-    )
+    }
 
 
 _USER_ORDER = _names(ScimUser)
-_TOP = _settable("", _USER_ORDER) | {"externalId", "userName"}
+_TOP = _settable("", _USER_ORDER) | {"externalId": "string", "userName": "string"}
 _NAME_ORDER = _names(Name)
 _NAME_PARTS = _settable("name.", _NAME_ORDER)
 _EXTENSION_ORDER = _names(EnterpriseUser)
@@ -110,7 +111,7 @@ def plain_user(payload: dict[str, Any], *, active: bool | None = None) -> dict[s
         if key in ("schemas", "id"):
             continue
         if key in _TOP:
-            if not _plain_value(key, value):
+            if not _of_kind(_TOP[key], value):
                 return None
             found[key] = value
         elif key == "name":
@@ -129,15 +130,16 @@ def plain_user(payload: dict[str, Any], *, active: bool | None = None) -> dict[s
     return {name: found[name] for name in _USER_ORDER if name in found}
 
 
-def _plain_value(name: str, value: Any) -> bool:
-    return isinstance(value, bool) if name == "active" else isinstance(value, str)
+def _of_kind(kind: Kind, value: Any) -> bool:
+    return isinstance(value, bool) if kind == "boolean" else isinstance(value, str)
 
 
-def _complex(value: Any, parts: frozenset[str], order: list[str]) -> dict[str, Any] | None:
-    """A complex attribute of settable strings (and booleans), in the model's order."""
-    if not isinstance(value, dict) or not value or not set(value) <= parts:
+def _complex(value: Any, parts: dict[str, Kind], order: list[str]) -> dict[str, Any] | None:
+    """A complex attribute of settable sub-attributes, each of its kind, in the model's
+    order."""
+    if not isinstance(value, dict) or not value or not set(value) <= set(parts):
         return None
-    if not all(_plain_value("", item) for item in value.values()):
+    if not all(_of_kind(parts[name], item) for name, item in value.items()):
         return None
     return {name: value[name] for name in order if name in value}
 
@@ -159,8 +161,8 @@ def _emails(value: Any) -> list[dict[str, Any]] | None:
             normalised = validate_email(address)[1]
         except PydanticCustomError:
             return None
-        emails.append({name: email[name] for name in _EMAIL_ORDER if name in email})
-        emails[-1]["value"] = normalised
+        ordered = {name: email[name] for name in _EMAIL_ORDER if name in email}
+        emails.append({**ordered, "value": normalised})
     if sum(1 for email in emails if email.get("primary")) > 1:
         return None
     return emails
