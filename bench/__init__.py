@@ -16,8 +16,9 @@ RSS, sampled every second while it runs), `load` (client, bounded concurrent loo
 (latencies and their summaries), `phases` (the shared state, sync, lookup),
 `auth`, `writes` (update, deprovision), `listing`, `groups`, `graphql`, `pgstats`
 (PostgreSQL's counters around a loop), `ceiling` + `ceiling_app` (bare Litestar and one
-asyncpg query), `peers` + `peer_apps` (scim2-server, django-scim2, in throwaway virtualenvs
-under ~/.cache/definewtf-bench), `report` and `summary` (machine facts, tables, RESULTS.md).
+asyncpg query), `rivals` (ours and the peers in turns), `peers` + `peer_apps` (scim2-server,
+django-scim2, in throwaway virtualenvs under ~/.cache/definewtf-bench), `report` and
+`summary` (machine facts, tables, RESULTS.md).
 
 Phases, in run order:
 
@@ -30,7 +31,9 @@ Phases, in run order:
 - groups: one member added/removed in a group of 10 vs of 50,000;
 - deprovision: PATCH `active: false` for 10% of users;
 - graphql: `users(first: 100) { roles groups }` pages walked with `after`;
-- ceiling: bare Litestar and one indexed asyncpg query under the same uvicorn settings.
+- ceiling: bare Litestar and one indexed asyncpg query under the same uvicorn settings;
+- rivals: the run's peers started beside ours, seeded alike, every key operation sent to each
+  server in turns (the ratios to the best peer).
 
 Type-check with `.venv/bin/mypy bench --exclude bench/peer_apps` (the peer apps import
 libraries that only their own virtualenvs have).

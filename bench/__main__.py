@@ -29,7 +29,7 @@ from bench.listing import listing
 from bench.load import make_client
 from bench.peers import PEERS, SERVE, Serve, description
 from bench.pgstats import settle_after_sync
-from bench.phases import Bench, Options, Phase, PhaseFailed, lookup, sync, warm_up
+from bench.phases import ADMIN_URL, Bench, Options, Phase, PhaseFailed, lookup, sync, warm_up
 from bench.report import (
     load_average,
     load_notes,
@@ -40,6 +40,7 @@ from bench.report import (
     render_run,
     save_run,
 )
+from bench.rivals import rivals
 from bench.server import (
     ENGINES,
     Running,
@@ -67,8 +68,21 @@ PHASES: dict[str, Phase] = {
 CEILING = "ceiling"
 #: `auth` also starts a twin server of its own (`bench.auth`), so `_drive` hands it the run's.
 AUTH = "auth"
+#: Starts the run's peers beside our server (`bench.rivals`), after every other step.
+RIVALS = "rivals"
 #: Every step, in run order.
-STEPS = ["sync", "lookup", AUTH, "update", "list", "groups", "deprovision", "graphql", CEILING]
+STEPS = [
+    "sync",
+    "lookup",
+    AUTH,
+    "update",
+    "list",
+    "groups",
+    "deprovision",
+    "graphql",
+    CEILING,
+    RIVALS,
+]
 #: `--quick`: every phase, fewer requests; the same users, so a loop may still take minutes
 #: (SQLite seeds 10,000 users in about 5 min: a shorter limit would cut its sync short).
 #: 300 searches per kind: with 100, the loop of 16 clients lasted about a tenth of a second
@@ -76,7 +90,6 @@ STEPS = ["sync", "lookup", AUTH, "update", "list", "groups", "deprovision", "gra
 QUICK = Options(lookups=1_000, list_queries=300, group_ops=50, phase_seconds=600.0)
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 #: Options given on the command line, by their `Options` field name.
 TUNABLES = ("users", "concurrency", "lookups", "list_queries", "group_ops", "big_group")
 
@@ -122,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--pg-url",
-        default=DEFAULT_PG,
+        default=ADMIN_URL,
         help="admin URL of the local PostgreSQL server (the run creates and drops its databases)",
     )
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
@@ -175,6 +188,8 @@ async def _drive(
                 summary = await ceiling(bench, server, log_dir)
             elif name == AUTH:
                 summary = await auth(bench, server, log_dir)
+            elif name == RIVALS:
+                summary = await rivals(bench, log_dir)
             else:
                 summary = await _step(name, bench)
             summary.notes.append(f"phase took {time.monotonic() - started:,.1f} s")
@@ -234,15 +249,20 @@ def _ours(engine: str) -> Serve:
     return serve
 
 
-def _servers(args: argparse.Namespace) -> list[tuple[str, str, Serve]] | str:
-    """(name, version, serve) of every server to run, or what is wrong with the arguments."""
-    engines = (
-        [] if args.engine == "none" else list(ENGINES) if args.engine == "both" else [args.engine]
-    )
+def _peers(args: argparse.Namespace) -> list[str] | str:
+    """The peers `--peers` names, or what is wrong with it."""
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
     peers = list(PEERS) if peers == ["all"] else [] if peers == ["none"] else peers
     if unknown := [p for p in peers if p not in PEERS]:
         return f"unknown peer(s): {', '.join(unknown)}"
+    return peers
+
+
+def _servers(args: argparse.Namespace, peers: list[str]) -> list[tuple[str, str, Serve]]:
+    """(name, version, serve) of every server to run."""
+    engines = (
+        [] if args.engine == "none" else list(ENGINES) if args.engine == "both" else [args.engine]
+    )
     if args.report_only:
         return []
     pg = f"PostgreSQL {postgres_version(args.pg_url)}"
@@ -269,10 +289,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = shlex.join([".venv/bin/python", "-m", "bench", *given])
     try:
         check_loopback(args.pg_url)
-        servers = _servers(args)
-        if isinstance(servers, str):
-            _info(servers)
+        peers = _peers(args)
+        if isinstance(peers, str):
+            _info(peers)
             return 2
+        options = replace(options, rivals=tuple(peers), admin_url=args.pg_url)
+        servers = _servers(args, peers)
         for name, version, serve in servers:
             record = run_server(name, version, serve, args.pg_url, options, names, command)
             path = save_run(record, args.results_dir)

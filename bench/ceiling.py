@@ -19,19 +19,19 @@ import os
 import sys
 from pathlib import Path
 
-from bench.load import LOOPBACK, PATCHED, Client, call, filter_url, make_client
+from bench.load import LOOPBACK, PATCHED, Client, call, make_client
 from bench.phases import (
     LOOKUP_USER_NAME,
     ROUNDS,
     Bench,
     Request,
-    expect_user,
+    by_user_name,
     measure,
     measure_in_turns,
 )
 from bench.server import Running, free_port, serving
 from bench.stats import OpResult, OpSummary, PhaseSummary
-from bench.writes import UPDATE_PATCH, rename
+from bench.writes import UPDATE_PATCH, rename, renaming
 
 REPO = Path(__file__).resolve().parent.parent
 BARE = "ceiling: GET /api/scim/bare (Litestar, small JSON, no I/O)"
@@ -76,16 +76,13 @@ async def _drive(bench: Bench, ours: Client) -> tuple[list[OpSummary], list[str]
     if bench.target.database_url is None:
         notes.append("one-query ceiling: PostgreSQL only (asyncpg)")
         return [bare.summary()], notes
-    lookups = [
-        Request("GET", filter_url("Users", "userName", u.user_name), check=expect_user(u.id))
-        for u in bench.picks(1)
-    ]
+    lookups = [by_user_name(u) for u in bench.picks(1)]
     # Each write endpoint its own users, none of them renamed before: a PATCH of a user another
     # endpoint had just renamed alike would change less, or nothing (ours then writes nothing).
     picks = bench.distinct_picks(5, 3 * bench.options.lookups)
     ours_picks, write_picks, audited_picks = picks[0::3], picks[1::3], picks[2::3]
-    patches = [Request("PATCH", f"/Users/{u.id}", rename(u), PATCHED) for u in ours_picks]
-    one_write = [Request("PATCH", f"/Users/{u.id}", rename(u), PATCHED) for u in write_picks]
+    patches = [renaming(u) for u in ours_picks]
+    one_write = [renaming(u) for u in write_picks]
     audited = [
         Request("PATCH", f"/audited/Users/{u.id}", rename(u), PATCHED) for u in audited_picks
     ]

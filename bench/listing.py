@@ -49,6 +49,15 @@ def _some_match(response: Response) -> str | None:
     return None if found >= 1 and response.json().get("Resources") else "no match"
 
 
+def contains(user: SeededUser) -> Request:
+    """A console's search box: about 10 to 20 users share the digits of `user`'s index."""
+    return Request("GET", _search("co", f"{user.index // 10:05d}"), check=_some_match)
+
+
+def starts_with(user: SeededUser) -> Request:
+    return Request("GET", _search("sw", f"user{user.index // 10:05d}"), check=_some_match)
+
+
 def expect_page(size: int) -> Check:
     def check(response: Response) -> str | None:
         got = len(response.json().get("Resources", []))
@@ -107,12 +116,8 @@ async def listing(bench: Bench) -> PhaseSummary:
         " each, one at a time, interleaved; ops/s = 1 / mean latency"
     )
     kinds: dict[str, Callable[[SeededUser], Request]] = {
-        CONTAINS: lambda u: Request(
-            "GET", _search("co", f"{u.index // 10:05d}"), check=_some_match
-        ),
-        STARTS_WITH: lambda u: Request(
-            "GET", _search("sw", f"user{u.index // 10:05d}"), check=_some_match
-        ),
+        CONTAINS: contains,
+        STARTS_WITH: starts_with,
     }
     picks = bench.picks(4, bench.options.list_queries)
     searches, more = await measure_kinds(bench, kinds, picks, reads=True)

@@ -56,6 +56,7 @@ UNSUPPORTED = {
     "auth": "no unauthenticated endpoint to compare with, and a static token compare",
     "graphql": "no GraphQL API",
     "ceiling": "the ceiling is measured in our server's runs",
+    "rivals": "the peers are driven in turns with ours in our server's runs",
 }
 
 Serve = Callable[[str, Path], AbstractContextManager[Running]]

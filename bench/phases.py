@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.load import (
     Check,
@@ -37,7 +37,12 @@ DEPARTMENTS = ("Engineering", "Sales", "Finance", "Marketing", "Support", "Legal
 EXTERNAL_ID_NAMESPACE = uuid.UUID("6f1c9a52-8d0e-4a7b-9a43-0c1e5b7d2f10")
 
 
+_T = TypeVar("_T")
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
 SYNC_PAIR = "user synced (GET + POST)"
+SYNC_LOOKUP = 'GET /Users?filter=userName eq "…" (no match)'
+SYNC_CREATE = "POST /Users (full user + enterprise extension)"
 LOOKUP_USER_NAME = 'GET /Users?filter=userName eq "…"'
 LOOKUP_EXTERNAL_ID = 'GET /Users?filter=externalId eq "…"'
 LOOKUP_ID = "GET /Users/{id}"
@@ -72,6 +77,10 @@ class Options:
     #: share, and a passing slowdown, moved its ratio between 0.83 and 1.02 from run to run.
     turn_seconds: float = 0.5
     seed: int = 20_240_601
+    #: The peers the rivals phase starts beside our server (`bench.rivals`).
+    rivals: tuple[str, ...] = ()
+    #: The local PostgreSQL server's admin URL (a peer on PostgreSQL makes its database there).
+    admin_url: str = ADMIN_URL
 
 
 @dataclass(frozen=True)
@@ -141,15 +150,15 @@ async def measure(
     )
 
 
-def _repeated(requests: list[Request], seconds: float) -> Iterator[Request]:
-    """Every request once, then again from the first until `seconds` have passed since the
+def _repeated(items: list[_T], seconds: float) -> Iterator[_T]:
+    """Every item once, then again from the first until `seconds` have passed since the
     first was taken."""
     started = time.monotonic()
-    yield from requests
-    for request in itertools.cycle(requests):
+    yield from items
+    for item in itertools.cycle(items):
         if time.monotonic() - started >= seconds:
             return
-        yield request
+        yield item
 
 
 async def measure_kinds(
@@ -168,12 +177,7 @@ async def measure_kinds(
         op = OpResult(name)
         listed = [request_of(user) for user in picks]
         requests = _repeated(listed, bench.options.read_seconds) if reads else iter(listed)
-        jobs = (
-            functools.partial(
-                call, bench.client, op, r.method, r.url, body=r.body, expect=r.expect, check=r.check
-            )
-            for r in requests
-        )
+        jobs = (request_job(bench.client, op, r) for r in requests)
         if note := await measure(bench, op, jobs):
             notes.append(note)
         ops.append(op.summary())
@@ -185,6 +189,20 @@ async def measure_kinds(
 ROUNDS = 8
 
 
+def request_job(client: Client, op: OpResult, request: Request) -> Job:
+    """`request` sent by `client`, timed into `op`."""
+    return functools.partial(
+        call,
+        client,
+        op,
+        request.method,
+        request.url,
+        body=request.body,
+        expect=request.expect,
+        check=request.check,
+    )
+
+
 async def measure_in_turns(
     bench: Bench,
     turns: list[tuple[Client, OpResult, list[Request]]],
@@ -192,29 +210,35 @@ async def measure_in_turns(
     *,
     reads: bool = False,
 ) -> list[str]:
-    """Each turn's requests to its client, in `rounds` alternating shares: the machine's
+    """Each turn's requests to its client, in turns (`measure_jobs_in_turns`)."""
+    jobs = [(op, [request_job(client, op, r) for r in requests]) for client, op, requests in turns]
+    return await measure_jobs_in_turns(bench, jobs, rounds, reads=reads)
+
+
+async def measure_jobs_in_turns(
+    bench: Bench,
+    turns: list[tuple[OpResult, list[Job]]],
+    rounds: int = ROUNDS,
+    *,
+    reads: bool = False,
+) -> list[str]:
+    """Each turn's jobs, timed into its op, in `rounds` alternating shares: the machine's
     drift (its shared cores come and go within minutes) weighs on every kind alike, so their
     ratio means something. The order of the turns is reversed every other round (A B, B A,
     …): a drift that only grows or only shrinks through the rounds then favours no kind.
-    `reads`: requests that change nothing; each share repeats them until
+    `reads`: jobs that change nothing; each share repeats them until
     `Options.turn_seconds` have passed, so every kind runs about as long. Notes of any share
     the time limit stopped."""
     notes = []
     for index in range(rounds):
-        for client, op, requests in turns if index % 2 == 0 else reversed(turns):
-            share: Iterable[Request] = requests[
-                len(requests) * index // rounds : len(requests) * (index + 1) // rounds
+        for op, jobs in turns if index % 2 == 0 else reversed(turns):
+            share: Iterable[Job] = jobs[
+                len(jobs) * index // rounds : len(jobs) * (index + 1) // rounds
             ]
             if reads:
                 share = _repeated(list(share), bench.options.turn_seconds)
             before = op.elapsed
-            jobs = (
-                functools.partial(
-                    call, client, op, r.method, r.url, body=r.body, expect=r.expect, check=r.check
-                )
-                for r in share
-            )
-            if note := await measure(bench, op, jobs):
+            if note := await measure(bench, op, share):
                 notes.append(note)
             op.elapsed += before
     return notes
@@ -272,40 +296,55 @@ async def warm_up(bench: Bench) -> list[OpResult]:
     return [first, rest]
 
 
+@dataclass(frozen=True)
+class SyncOps:
+    """What Entra's create flow is timed into: the lookup, the POST, and the pair."""
+
+    lookup: OpResult = field(default_factory=lambda: OpResult(SYNC_LOOKUP))
+    create: OpResult = field(default_factory=lambda: OpResult(SYNC_CREATE))
+    pair: OpResult = field(default_factory=lambda: OpResult(SYNC_PAIR))
+
+
+async def sync_one(client: Client, ops: SyncOps, index: int) -> SeededUser | None:
+    """Entra's create flow for the user of `index`: look its userName up (no match), then
+    POST it. The user created, or None after an error (counted in `ops`)."""
+    body = user_payload(index)
+    started = time.perf_counter()
+    url = filter_url("Users", "userName", body["userName"])
+    if await call(client, ops.lookup, "GET", url, check=expect_total(0)) is None:
+        return None
+    response = await call(
+        client, ops.create, "POST", "/Users", body=body, expect=201, check=expect_id
+    )
+    if response is None:
+        return None
+    ops.pair.ok(time.perf_counter() - started)
+    return SeededUser(created_id(response), body["userName"], body["externalId"], index)
+
+
 async def sync(bench: Bench) -> PhaseSummary:
     """Entra's create flow per user: look the userName up (no match), then POST the user."""
     options = bench.options
-    lookup = OpResult('GET /Users?filter=userName eq "…" (no match)')
-    create = OpResult("POST /Users (full user + enterprise extension)")
-    pair = OpResult(SYNC_PAIR)
+    ops = SyncOps()
     slots: list[SeededUser | None] = [None] * options.users
 
     async def one(index: int) -> None:
-        body = user_payload(index)
-        started = time.perf_counter()
-        url = filter_url("Users", "userName", body["userName"])
-        if await call(bench.client, lookup, "GET", url, check=expect_total(0)) is None:
-            return
-        response = await call(
-            bench.client, create, "POST", "/Users", body=body, expect=201, check=expect_id
-        )
-        if response is None:
-            return
-        pair.ok(time.perf_counter() - started)
-        slots[index] = SeededUser(created_id(response), body["userName"], body["externalId"], index)
+        slots[index] = await sync_one(bench.client, ops, index)
 
     progress = await drive(
         (functools.partial(one, i) for i in range(options.users)),
         concurrency=options.concurrency,
         seconds=options.phase_seconds,
     )
-    for op in (lookup, create, pair):
+    for op in (ops.lookup, ops.create, ops.pair):
         op.elapsed = progress.elapsed
     bench.users = [user for user in slots if user is not None]
     notes = [f"{len(bench.users):,} of {options.users:,} users created"]
     if progress.timed_out:
         notes.append(f"stopped by the {options.phase_seconds:.0f} s limit")
-    return PhaseSummary("sync", [pair.summary(), lookup.summary(), create.summary()], notes)
+    return PhaseSummary(
+        "sync", [ops.pair.summary(), ops.lookup.summary(), ops.create.summary()], notes
+    )
 
 
 def expect_user(user_id: str) -> Check:
@@ -319,15 +358,20 @@ def expect_user(user_id: str) -> Check:
     return check
 
 
+def by_user_name(user: SeededUser) -> Request:
+    """How IdPs find a user before updating it."""
+    return Request(
+        "GET", filter_url("Users", "userName", user.user_name), check=expect_user(user.id)
+    )
+
+
 async def lookup(bench: Bench) -> PhaseSummary:
     """How IdPs find a user before updating it: by userName, by externalId, by id."""
     if not bench.users:
         return no_seeded_users("lookup")
     picks = bench.picks(1)
     kinds: dict[str, Callable[[SeededUser], Request]] = {
-        LOOKUP_USER_NAME: lambda u: Request(
-            "GET", filter_url("Users", "userName", u.user_name), check=expect_user(u.id)
-        ),
+        LOOKUP_USER_NAME: by_user_name,
         LOOKUP_EXTERNAL_ID: lambda u: Request(
             "GET", filter_url("Users", "externalId", u.external_id), check=expect_user(u.id)
         ),

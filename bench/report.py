@@ -18,6 +18,7 @@ from bench.summary import (
     machine_table,
     missing_runs,
     peer_table,
+    rivals_table,
     run_title,
     summary_table,
 )
@@ -180,7 +181,7 @@ def render_results(runs: list[RunRecord], notes: str = "") -> str:
     lines = [HEADER, "## Summary", "", *summary_table(runs), ""]
     lines += missing_runs(runs)
     lines += ["", "## Issue 6 targets, per run of our server", "", *checks_table(runs), ""]
-    lines += ["## Ours vs the peers", "", *peer_table(runs)]
+    lines += ["## Ours vs the peers", "", *rivals_table(runs), *peer_table(runs)]
     lines += ["## The machine during each run", "", *machine_table(runs), ""]
     if notes.strip():
         lines += ["", notes.strip()]

@@ -12,6 +12,9 @@ from bench.graphql import FIRST_PAGE as GRAPHQL_FIRST
 from bench.groups import SMALL_GROUP, measured
 from bench.listing import CONTAINS, FIRST_PAGE, STARTS_WITH, WALK
 from bench.phases import LOOKUP_EXTERNAL_ID, LOOKUP_ID, LOOKUP_USER_NAME, SYNC_PAIR, Options
+from bench.rivals import KINDS as RIVAL_KINDS
+from bench.rivals import NAME as RIVALS
+from bench.rivals import op_name
 from bench.stats import OpSummary, PhaseSummary, RunRecord
 from bench.writes import DEPROVISION, UPDATE_PATCH, UPDATE_PUT
 
@@ -197,6 +200,39 @@ def peer_table(runs: list[RunRecord]) -> list[str]:
             " best peer.",
             "",
         ]
+    return lines
+
+
+def rivals_table(runs: list[RunRecord]) -> list[str]:
+    """Per run of ours with a rivals phase: each key operation's ops/s on every server, taken
+    in turns in that phase (`bench.rivals`), and ours over the best peer's."""
+    leads = {key.op: key.lead for key in KEYS}
+    lines: list[str] = []
+    for run in runs:
+        phase = _phase(run, RIVALS)
+        if run.engine not in OURS or phase is None or not phase.ops:
+            continue
+        servers = list(dict.fromkeys(op.name.split(": ", 1)[0] for op in phase.ops))
+        titles = " | ".join(f"{server} ops/s" for server in servers)
+        lines += [
+            f"### {run_title(run)}, {run.started_at}: every server in turns",
+            "",
+            f"| operation | {titles} | ours / best peer | issue 6 asks |",
+            "|---|" + "---:|" * (len(servers) + 2),
+        ]
+        for kind in RIVAL_KINDS:
+            rates = [_rate(_op(phase, op_name(server, kind))) for server in servers]
+            ratio = phase.figures.get(f"{kind}: ours / best peer")
+            cells = [kind, *map(cell, rates), f"{ratio:.2f}x" if ratio else "-"]
+            lines.append("| " + " | ".join([*cells, f">= {leads[kind]:g}x"]) + " |")
+        lines.append("")
+    if lines:
+        lines.append(
+            "ops/s of a server with errors are left out (`-`). The ratio of an operation is"
+            " taken from requests sent in turns, so the machine's drift weighs on every server"
+            " alike; the tables below compare runs made one after the other."
+        )
+        lines.append("")
     return lines
 
 

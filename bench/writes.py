@@ -33,21 +33,47 @@ def patch_body(*operations: dict[str, Any]) -> dict[str, Any]:
     return {"schemas": [PATCH_SCHEMA], "Operations": list(operations)}
 
 
-def rename(user: SeededUser) -> dict[str, Any]:
+def rename(
+    user: SeededUser, given: str = "Renamed", title: str = "Senior Engineer"
+) -> dict[str, Any]:
+    """Entra's attribute sync. A later phase that PATCHes the same users again passes other
+    values: an identical PATCH changes nothing, and our server then writes nothing."""
     return patch_body(
-        {"op": "replace", "path": "name.givenName", "value": f"Renamed{user.index}"},
-        {"op": "replace", "path": "title", "value": "Senior Engineer"},
+        {"op": "replace", "path": "name.givenName", "value": f"{given}{user.index}"},
+        {"op": "replace", "path": "title", "value": title},
     )
 
 
-def _replacement(user: SeededUser) -> dict[str, Any]:
+def replacement(user: SeededUser, title: str = "Staff Engineer") -> dict[str, Any]:
+    """Okta's full PUT (`title` as for `rename`)."""
     body = user_payload(user.index)
     body["id"] = user.id
-    body["title"] = "Staff Engineer"
+    body["title"] = title
     return body
 
 
-def _inactive(response: Response) -> str | None:
+def renaming(user: SeededUser, given: str = "Renamed", title: str = "Senior Engineer") -> Request:
+    return Request("PATCH", f"/Users/{user.id}", rename(user, given, title), PATCHED)
+
+
+def replacing(user: SeededUser, title: str = "Staff Engineer") -> Request:
+    return Request("PUT", f"/Users/{user.id}", replacement(user, title))
+
+
+DEACTIVATE = patch_body({"op": "replace", "path": "active", "value": False})
+
+
+def deprovisioned(bench: Bench) -> list[SeededUser]:
+    """The users the deprovision phase deactivates, each once."""
+    count = max(1, int(len(bench.users) * DEPROVISIONED))
+    return bench.rng(3).sample(bench.users, count)
+
+
+def deactivate(user: SeededUser) -> Request:
+    return Request("PATCH", f"/Users/{user.id}", DEACTIVATE, PATCHED, inactive)
+
+
+def inactive(response: Response) -> str | None:
     """A 204 has nothing to check; a 200 must show the user deactivated."""
     if response.status_code == 204:
         return None
@@ -59,8 +85,8 @@ async def update(bench: Bench) -> PhaseSummary:
     if not bench.users:
         return no_seeded_users("update")
     kinds: dict[str, Callable[[SeededUser], Request]] = {
-        UPDATE_PATCH: lambda u: Request("PATCH", f"/Users/{u.id}", rename(u), PATCHED),
-        UPDATE_PUT: lambda u: Request("PUT", f"/Users/{u.id}", _replacement(u)),
+        UPDATE_PATCH: renaming,
+        UPDATE_PUT: replacing,
     }
     picks = bench.distinct_picks(2)
     ops, notes = await measure_kinds(bench, kinds, picks)
@@ -74,13 +100,10 @@ async def update(bench: Bench) -> PhaseSummary:
 async def deprovision(bench: Bench) -> PhaseSummary:
     if not bench.users:
         return no_seeded_users("deprovision")
-    count = max(1, int(len(bench.users) * DEPROVISIONED))
     # Each user once: a second deactivation would be a no-op the server may short-cut.
-    picks = bench.rng(3).sample(bench.users, count)
-    body = patch_body({"op": "replace", "path": "active", "value": False})
-    kinds: dict[str, Callable[[SeededUser], Request]] = {
-        DEPROVISION: lambda u: Request("PATCH", f"/Users/{u.id}", body, PATCHED, _inactive),
-    }
+    picks = deprovisioned(bench)
+    count = len(picks)
+    kinds: dict[str, Callable[[SeededUser], Request]] = {DEPROVISION: deactivate}
     ops, notes = await measure_kinds(bench, kinds, picks)
     head = f"{count:,} distinct users ({DEPROVISIONED:.0%}) at {bench.options.concurrency}"
     return PhaseSummary("deprovision", ops, [head, *notes])

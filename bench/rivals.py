@@ -1,0 +1,197 @@
+"""The rivals phase: ours and the run's peers driven in turns, for the ratios issue 6 asks of
+ours against the best peer.
+
+Each server's own run lasts minutes, and this shared machine's speed moves within minutes:
+between two runs of the same code an hour apart, our PATCH went from 981 to 818/s and
+scim2-server's from 579 to 698/s (`results/notes.md`, 2026-11-30), so a ratio of two runs
+measured the machine as much as the servers. Here, after our server's other phases, the peers
+start beside it, the sync phase seeds them with the same users, and every key operation goes
+to each server in turns (`measure_jobs_in_turns`: 8 rounds, the order reversed every other
+round), as the ceiling phase compares ours with its ceilings. Only the server whose turn it is
+gets requests; the others wait idle.
+
+What each server is sent, alike (the same users by index, the same bodies):
+- sync: Entra's create flow (GET then POST) of `--lookups` users none of them has yet;
+- `userName eq` lookups, `co` and `sw` searches: each share repeated until `turn_seconds`;
+- PATCH (name.givenName, title), PUT and PATCH active false: each to its own distinct users,
+  with values no earlier phase wrote (our server writes nothing for a PATCH that changes
+  nothing), and none of the users the deprovision phase deactivated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.listing import CONTAINS, STARTS_WITH, contains, starts_with
+from bench.load import Client, Job, make_client
+from bench.peers import SERVE
+from bench.phases import (
+    LOOKUP_USER_NAME,
+    ROUNDS,
+    SYNC_PAIR,
+    Bench,
+    Request,
+    SeededUser,
+    SyncOps,
+    by_user_name,
+    measure_jobs_in_turns,
+    request_job,
+    sync,
+    sync_one,
+)
+from bench.stats import OpResult, PhaseSummary
+from bench.writes import (
+    DEPROVISION,
+    UPDATE_PATCH,
+    UPDATE_PUT,
+    deactivate,
+    deprovisioned,
+    renaming,
+    replacing,
+)
+
+NAME = "rivals"
+OURS = "ours"
+#: Values no other phase writes (see the module).
+GIVEN, TITLE = "Rival", "Principal Engineer"
+#: The reads, in the order they run: each a request per user.
+READS: dict[str, Callable[[SeededUser], Request]] = {
+    LOOKUP_USER_NAME: by_user_name,
+    CONTAINS: contains,
+    STARTS_WITH: starts_with,
+}
+#: The writes: each to its own share of the picked users.
+WRITES: dict[str, Callable[[SeededUser], Request]] = {
+    UPDATE_PATCH: functools.partial(renaming, given=GIVEN, title=TITLE),
+    UPDATE_PUT: functools.partial(replacing, title=TITLE),
+    DEPROVISION: deactivate,
+}
+#: Every operation compared, in the order of the report's table.
+KINDS = (SYNC_PAIR, *READS, *WRITES)
+
+
+def op_name(server: str, kind: str) -> str:
+    return f"{server}: {kind}"
+
+
+@dataclass
+class Rival:
+    """A server in the phase: its client and its users by index."""
+
+    name: str
+    client: Client
+    users: dict[int, SeededUser] = field(default_factory=dict)
+    sync_ops: SyncOps = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sync_ops = SyncOps(pair=OpResult(op_name(self.name, SYNC_PAIR)))
+
+    def op(self, kind: str, ops: dict[str, OpResult]) -> OpResult:
+        return ops.setdefault(op_name(self.name, kind), OpResult(op_name(self.name, kind)))
+
+
+async def _start_peer(
+    stack: contextlib.AsyncExitStack, bench: Bench, name: str, log_dir: Path
+) -> tuple[Rival, list[str]]:
+    """Start the peer `name` for the rest of the phase and seed it like ours."""
+    # The peers' start-up is synchronous (processes, a database made with asyncio.run).
+    serve = SERVE[name](bench.options.admin_url, log_dir)
+    server = await asyncio.to_thread(serve.__enter__)
+    stack.push_async_callback(asyncio.to_thread, serve.__exit__, None, None, None)
+    client = await stack.enter_async_context(make_client(server.target, bench.options.concurrency))
+    seeded = Bench(client, server.target, bench.options)
+    summary = await sync(seeded)
+    notes = [f"{name}: {note}" for note in summary.notes]
+    return Rival(name, client, {user.index: user for user in seeded.users}), notes
+
+
+def _write_picks(bench: Bench, rivals: list[Rival]) -> list[SeededUser]:
+    """Distinct users every server has, none of them deactivated by the deprovision phase."""
+    gone = {user.index for user in deprovisioned(bench)}
+    picks = bench.distinct_picks(8, len(WRITES) * bench.options.lookups + len(gone))
+    return [u for u in picks if u.index not in gone and all(u.index in r.users for r in rivals)][
+        : len(WRITES) * bench.options.lookups
+    ]
+
+
+def _jobs(
+    rival: Rival, op: OpResult, request_of: Callable[[SeededUser], Request], picks: list[SeededUser]
+) -> list[Job]:
+    """`request_of` each pick, as `rival` knows that user."""
+    return [request_job(rival.client, op, request_of(rival.users[u.index])) for u in picks]
+
+
+async def _drive(bench: Bench, rivals: list[Rival]) -> tuple[dict[str, OpResult], list[str]]:
+    ops: dict[str, OpResult] = {}
+    notes: list[str] = []
+    first_new = max(u.index for u in bench.users) + 1
+    fresh = range(first_new, first_new + bench.options.lookups)
+    notes += await measure_jobs_in_turns(
+        bench,
+        [
+            (r.sync_ops.pair, [functools.partial(sync_one, r.client, r.sync_ops, i) for i in fresh])
+            for r in rivals
+        ],
+    )
+    for r in rivals:
+        ops[op_name(r.name, SYNC_PAIR)] = r.sync_ops.pair
+    for kind, request_of in READS.items():
+        # As many searches as the list phase sends: a peer answers some 15 a second.
+        count = bench.options.lookups if kind == LOOKUP_USER_NAME else bench.options.list_queries
+        reads = [u for u in bench.picks(7, count) if all(u.index in r.users for r in rivals)]
+        turns = [(r.op(kind, ops), _jobs(r, r.op(kind, ops), request_of, reads)) for r in rivals]
+        notes += await measure_jobs_in_turns(bench, turns, reads=True)
+    picks = _write_picks(bench, rivals)
+    for index, (kind, request_of) in enumerate(WRITES.items()):
+        share = picks[index :: len(WRITES)]
+        turns = [(r.op(kind, ops), _jobs(r, r.op(kind, ops), request_of, share)) for r in rivals]
+        notes += await measure_jobs_in_turns(bench, turns)
+    return ops, notes
+
+
+def _figures(ops: dict[str, OpResult], peers: list[str]) -> dict[str, float]:
+    """Per kind, ours over the best peer's ops/s (a server with errors counts for none)."""
+
+    def rate(server: str, kind: str) -> float | None:
+        op = ops.get(op_name(server, kind))
+        summary = op.summary() if op else None
+        return summary.ops_per_s if summary and not summary.errors else None
+
+    figures = {}
+    for kind in KINDS:
+        ours = rate(OURS, kind)
+        best = max((r for r in (rate(peer, kind) for peer in peers) if r), default=None)
+        if ours and best:
+            figures[f"{kind}: ours / best peer"] = round(ours / best, 2)
+    return figures
+
+
+async def rivals(bench: Bench, log_dir: Path) -> PhaseSummary:
+    peers = list(bench.options.rivals)
+    if not peers:
+        return PhaseSummary(NAME, [], ["not run: no peers in this run (--peers)"])
+    if not bench.users:
+        return PhaseSummary(NAME, [], ["skipped: no seeded users (run sync first)"])
+    async with contextlib.AsyncExitStack() as stack:
+        ours = Rival(OURS, bench.client, {user.index: user for user in bench.users})
+        started = [ours]
+        notes = [
+            f"{', '.join(peers)} started beside ours and seeded by the sync phase; then each"
+            f" operation to every server in turns, {ROUNDS} rounds: {bench.options.lookups:,}"
+            f" users synced, looked up and written per server and kind,"
+            f" {bench.options.list_queries:,} searches per kind; reads repeated in each share"
+            f" until {bench.options.turn_seconds:g} s had passed"
+        ]
+        for peer in peers:
+            rival, seeded = await _start_peer(stack, bench, peer, log_dir)
+            started.append(rival)
+            notes += seeded
+        ops, more = await _drive(bench, started)
+    order = [op_name(r.name, kind) for kind in KINDS for r in started]
+    summaries = [ops[name].summary() for name in order if name in ops]
+    return PhaseSummary(NAME, summaries, notes + more, _figures(ops, peers))
