@@ -135,6 +135,20 @@ async def test_substring_searches_of_group_names(client, scim_auth, acme, engine
     await _index_is_consistent(engine_name)
 
 
+async def _sqlite_plan_of_search(client, auth, sql_log, expression: str) -> str:
+    """SQLite's plan of the page of `expression`, which must find `someone7@x.test` alone
+    among `POPULATION` users: enough that walking them costs more than reading an index's
+    few (the planner walks a handful of users, rightly)."""
+    for index in range(POPULATION):
+        await _create(client, auth, f"someone{index}@x.test")
+    await current_engine().run_ddl("ANALYZE")
+    sql_log.clear()
+    assert await _user_names(client, auth, expression) == ["someone7@x.test"]
+    (page,) = [sql for sql in sql_log if "user_name_ci" in sql]
+    rows = await current_engine().run_ddl(f"EXPLAIN QUERY PLAN {page}")
+    return " ".join(str(row["detail"]) for row in rows)
+
+
 async def test_a_substring_search_reads_the_trigram_index_on_sqlite(
     client, scim_auth, sql_log, engine_name
 ) -> None:
@@ -144,16 +158,7 @@ async def test_a_substring_search_reads_the_trigram_index_on_sqlite(
     rowid: 73 µs against 1.6 ms for a page of 11 among 10,000 users."""
     if engine_name != "sqlite":
         pytest.skip("PostgreSQL's planner finds its trigram index itself (test_filter_indexes)")
-    # Enough users that walking them costs more than reading the index's few (the planner
-    # walks a handful of users, rightly).
-    for index in range(POPULATION):
-        await _create(client, scim_auth, f"someone{index}@x.test")
-    await current_engine().run_ddl("ANALYZE")
-    sql_log.clear()
-    assert await _user_names(client, scim_auth, 'userName co "one7@"') == ["someone7@x.test"]
-    (page,) = [sql for sql in sql_log if "user_name_ci" in sql]
-    rows = await current_engine().run_ddl(f"EXPLAIN QUERY PLAN {page}")
-    plan = " ".join(str(row["detail"]) for row in rows)
+    plan = await _sqlite_plan_of_search(client, scim_auth, sql_log, 'userName co "one7@"')
     assert "SCAN app_user_trgm VIRTUAL TABLE" in plan, plan
     assert "SEARCH app_user USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
 
@@ -203,14 +208,7 @@ async def test_a_prefix_search_reads_the_user_name_btree_on_sqlite(
     every user. As a range it reads the (tenant, user_name_ci) btree."""
     if engine_name != "sqlite":
         pytest.skip("PostgreSQL: test_filter_indexes checks the range in its plan")
-    for index in range(POPULATION):
-        await _create(client, scim_auth, f"someone{index}@x.test")
-    await current_engine().run_ddl("ANALYZE")
-    sql_log.clear()
-    assert await _user_names(client, scim_auth, 'userName sw "someone7@"') == ["someone7@x.test"]
-    (page,) = [sql for sql in sql_log if "user_name_ci" in sql]
-    rows = await current_engine().run_ddl(f"EXPLAIN QUERY PLAN {page}")
-    plan = " ".join(str(row["detail"]) for row in rows)
+    plan = await _sqlite_plan_of_search(client, scim_auth, sql_log, 'userName sw "someone7@"')
     btree = "app_user_tenant_user_name_ci (tenant=? AND user_name_ci>? AND user_name_ci<?)"
     assert f"USING INDEX {btree}" in plan, plan
     assert "app_user_trgm" not in plan, plan
