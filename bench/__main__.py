@@ -40,7 +40,7 @@ from bench.report import (
     render_run,
     save_run,
 )
-from bench.rivals import rivals
+from bench.rivals import SIZES, rivals, sizes
 from bench.server import (
     ENGINES,
     Running,
@@ -68,7 +68,8 @@ PHASES: dict[str, Phase] = {
 CEILING = "ceiling"
 #: `auth` also starts a twin server of its own (`bench.auth`), so `_drive` hands it the run's.
 AUTH = "auth"
-#: Starts the run's peers beside our server (`bench.rivals`), after every other step.
+#: Starts the run's peers beside our server (`bench.rivals`); `SIZES` a second server of ours
+#: with 10,000 users. Both after every other step.
 RIVALS = "rivals"
 #: Every step, in run order.
 STEPS = [
@@ -82,6 +83,7 @@ STEPS = [
     "graphql",
     CEILING,
     RIVALS,
+    SIZES,
 ]
 #: `--quick`: every phase, fewer requests; the same users, so a loop may still take minutes
 #: (SQLite seeds 10,000 users in about 5 min: a shorter limit would cut its sync short).
@@ -172,7 +174,7 @@ async def _step(name: str, bench: Bench) -> PhaseSummary:
 
 
 async def _drive(
-    server: Running, options: Options, names: list[str], log_dir: Path
+    engine: str, server: Running, options: Options, names: list[str], log_dir: Path
 ) -> list[PhaseSummary]:
     async with make_client(server.target, options.concurrency) as client:
         bench = Bench(client, server.target, options)
@@ -190,6 +192,8 @@ async def _drive(
                 summary = await auth(bench, server, log_dir)
             elif name == RIVALS:
                 summary = await rivals(bench, log_dir)
+            elif name == SIZES:
+                summary = await sizes(bench, engine, log_dir)
             else:
                 summary = await _step(name, bench)
             summary.notes.append(f"phase took {time.monotonic() - started:,.1f} s")
@@ -219,7 +223,7 @@ def run_server(
         serve(admin_url, Path(logs)) as server,
     ):
         _info(f"{name}: {server.workers} worker(s) on port {server.target.port}")
-        phases = asyncio.run(_drive(server, options, names, Path(logs)))
+        phases = asyncio.run(_drive(name, server, options, names, Path(logs)))
         errors, samples = log_problems(server.log)
     memory = server.memory.summary() if server.memory else None
     setup = phases[0]

@@ -57,6 +57,7 @@ UNSUPPORTED = {
     "graphql": "no GraphQL API",
     "ceiling": "the ceiling is measured in our server's runs",
     "rivals": "the peers are driven in turns with ours in our server's runs",
+    "sizes": "ours only: 10,000 users beside the run's size",
 }
 
 Serve = Callable[[str, Path], AbstractContextManager[Running]]

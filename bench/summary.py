@@ -14,7 +14,7 @@ from bench.listing import CONTAINS, FIRST_PAGE, STARTS_WITH, WALK
 from bench.phases import LOOKUP_EXTERNAL_ID, LOOKUP_ID, LOOKUP_USER_NAME, SYNC_PAIR, Options
 from bench.rivals import KINDS as RIVAL_KINDS
 from bench.rivals import NAME as RIVALS
-from bench.rivals import op_name
+from bench.rivals import SIZES, SMALL, op_name
 from bench.stats import OpSummary, PhaseSummary, RunRecord
 from bench.writes import DEPROVISION, UPDATE_PATCH, UPDATE_PUT
 
@@ -299,8 +299,9 @@ def checks_table(runs: list[RunRecord]) -> list[str]:
         "| SCIM auth / same endpoint without the token check (>= 0.9) | SCIM auth / healthz "
         "| credential writes per request (0) | SCIM deep / first page p50 (<= 2) "
         "| GraphQL page / SCIM page p50 (<= 3) | GraphQL transactions per page "
-        f"| peak RSS per worker, MB (< {RSS_PER_WORKER_MB}) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| peak RSS per worker, MB (< {RSS_PER_WORKER_MB}) "
+        f"| lookup / PATCH p50, this size / {SMALL:,} users, in turns (<= 1.3) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in runs:
         if run.engine not in OURS:
@@ -317,6 +318,9 @@ def checks_table(runs: list[RunRecord]) -> list[str]:
             _graphql_ratio(run, graphql_page, _op(listing, FIRST_PAGE)),
             _figure(run, "graphql", "PostgreSQL transactions"),
             _rss_per_worker(run),
+            " / ".join(
+                _figure(run, SIZES, f"{kind} p50") for kind in (LOOKUP_USER_NAME, UPDATE_PATCH)
+            ),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
