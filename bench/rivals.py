@@ -31,6 +31,7 @@ from pathlib import Path
 from bench.listing import CONTAINS, STARTS_WITH, contains, starts_with
 from bench.load import Client, Job, make_client
 from bench.peers import SERVE
+from bench.pgstats import settle_after_sync
 from bench.phases import (
     LOOKUP_USER_NAME,
     ROUNDS,
@@ -112,6 +113,8 @@ async def _started(
     client = await stack.enter_async_context(make_client(server.target, options.concurrency))
     seeded = Bench(client, server.target, options)
     summary = await sync(seeded)
+    # As for the run's own server (autovacuum is off here); peers have no database of ours.
+    summary.notes.extend(await settle_after_sync(server.target.database_url))
     notes = [f"{name}: {note}" for note in summary.notes]
     return Rival(name, client, {user.index: user for user in seeded.users}), notes
 
