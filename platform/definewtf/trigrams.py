@@ -63,10 +63,9 @@ def candidates(
     """The rows of `column`'s table a substring search (`kind`: co, sw, ew) for `value`
     (folded, the way the column is; `escaped`: with LIKE's wildcards escaped) need look at;
     None where nothing narrows the search (short values, other columns, a SQLite without FTS5
-    trigrams) or where the planner finds an index itself."""
+    trigrams) or where the planner finds an index itself. `like` asks only for what its
+    btree range (`PREFIX_INDEXED`) does not answer."""
     if len(value) < SHORTEST:
-        return None
-    if kind == "sw" and prefix_indexed(column):
         return None
     table, name = column._meta.table._meta.tablename, column._meta.db_column_name
     engine = current_engine()
