@@ -128,11 +128,23 @@ def _write_picks(bench: Bench, rivals: list[Rival]) -> list[SeededUser]:
     ]
 
 
-def _jobs(
-    rival: Rival, op: OpResult, request_of: Callable[[SeededUser], Request], picks: list[SeededUser]
-) -> list[Job]:
-    """`request_of` each pick, as `rival` knows that user."""
-    return [request_job(rival.client, op, request_of(rival.users[u.index])) for u in picks]
+def _turns(
+    rivals: list[Rival],
+    kind: str,
+    request_of: Callable[[SeededUser], Request],
+    picks: list[SeededUser],
+    ops: dict[str, OpResult],
+) -> list[tuple[OpResult, list[Job]]]:
+    """Each rival's op of `kind` (kept in `ops`) and its jobs: `request_of` each pick, as that
+    rival knows the user."""
+    turns = []
+    for rival in rivals:
+        op = rival.op(kind, ops)
+        users = rival.users
+        turns.append(
+            (op, [request_job(rival.client, op, request_of(users[u.index])) for u in picks])
+        )
+    return turns
 
 
 async def _drive(bench: Bench, rivals: list[Rival]) -> tuple[dict[str, OpResult], list[str]]:
@@ -153,12 +165,12 @@ async def _drive(bench: Bench, rivals: list[Rival]) -> tuple[dict[str, OpResult]
         # As many searches as the list phase sends: a peer answers some 15 a second.
         count = bench.options.lookups if kind == LOOKUP_USER_NAME else bench.options.list_queries
         reads = [u for u in bench.picks(7, count) if all(u.index in r.users for r in rivals)]
-        turns = [(r.op(kind, ops), _jobs(r, r.op(kind, ops), request_of, reads)) for r in rivals]
+        turns = _turns(rivals, kind, request_of, reads, ops)
         notes += await measure_jobs_in_turns(bench, turns, reads=True)
     picks = _write_picks(bench, rivals)
     for index, (kind, request_of) in enumerate(WRITES.items()):
         share = picks[index :: len(WRITES)]
-        turns = [(r.op(kind, ops), _jobs(r, r.op(kind, ops), request_of, share)) for r in rivals]
+        turns = _turns(rivals, kind, request_of, share, ops)
         notes += await measure_jobs_in_turns(bench, turns)
     return ops, notes
 
@@ -246,7 +258,7 @@ async def sizes(bench: Bench, engine: str, log_dir: Path) -> PhaseSummary:
             (LOOKUP_USER_NAME, by_user_name, reads, True),
             (UPDATE_PATCH, rename, writes, False),
         ):
-            turns = [(r.op(kind, ops), _jobs(r, r.op(kind, ops), request_of, picks)) for r in both]
+            turns = _turns(both, kind, request_of, picks, ops)
             notes += await measure_jobs_in_turns(bench, turns, reads=repeated)
     notes.insert(
         0,
