@@ -7,7 +7,9 @@ row without a model round-trip.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
@@ -24,6 +26,7 @@ from scim2_models import (
 from definewtf.registry import (
     ENTERPRISE_USER_SCHEMA,
     GROUP_SCHEMA,
+    USER_ATTRIBUTES,
     USER_SCHEMA,
     AttributeSpec,
     user_values,
@@ -71,12 +74,34 @@ def _primary_email(emails: list[dict[str, Any]]) -> str | None:
     return None if primary is None else str(primary["value"])
 
 
-def assign(data: UserData, assignments: Sequence[tuple[AttributeSpec, Any]]) -> UserData:
-    """`data` with each (attribute, value) set in its representation, in order: what PATCH
-    `replace` does to single strings and booleans (`AttributeSpec.settable`), without a
-    model round-trip (scim2-models' parse, patch and dump were 38% of a PATCH's CPU)."""
+@dataclass(frozen=True, slots=True)
+class EntryAssignment:
+    """`value` into `spec` (a sub-attribute the registry marks `entry_settable`) of the
+    entries whose `type` is `kind`: `emails[type eq "work"].value`."""
+
+    spec: AttributeSpec
+    kind: str
+    value: str
+
+
+#: An attribute set in place, or a sub-attribute set in the entries a `type` selects.
+Assignment = tuple[AttributeSpec, Any] | EntryAssignment
+
+
+def assign(data: UserData, assignments: Sequence[Assignment]) -> UserData | None:
+    """`data` with each assignment made in its representation, in order: what PATCH `replace`
+    and `add` do to single strings and booleans (`AttributeSpec.settable`) and to the entries
+    a `type` filter selects, without a model round-trip (scim2-models' parse, patch and dump
+    were 38% of a PATCH's CPU, and 55% of Entra's PATCH of a work email). None when the
+    stored entries hold what only scim2-models decides (keys of no schema, several primary
+    values): the caller applies the PATCH with it then."""
     body = _representation(data)
-    for spec, value in assignments:
+    for assignment in assignments:
+        if isinstance(assignment, EntryAssignment):
+            if not _assign_in_entries(body, assignment):
+                return None
+            continue
+        spec, value = assignment
         *parents, name = spec.location
         container = body
         for parent in parents:
@@ -88,6 +113,43 @@ def assign(data: UserData, assignments: Sequence[tuple[AttributeSpec, Any]]) -> 
         if extension and ENTERPRISE_USER_SCHEMA not in body["schemas"]:
             body["schemas"] = [*body["schemas"], ENTERPRISE_USER_SCHEMA]
     return from_representation(body)
+
+
+def _assign_in_entries(body: dict[str, Any], assignment: EntryAssignment) -> bool:
+    """Set the sub-attribute in every entry of the assignment's `type`, or else add an entry of
+    that type holding it (the policy's `unmatched_path_filter=create`, what Entra expects of a
+    first work phone). Entries keep the model's key order. False, with nothing changed, where
+    the entries are not ours to decide.
+
+    The kind is one of the schema's values for `type`, which every write stores in that very
+    form (scim2-models folds `Work` and `WORK` to it), so equality is the filter's match."""
+    attribute, name = assignment.spec.location
+    entries = body.get(attribute) or []
+    order = _entry_keys(attribute)
+    if not isinstance(entries, list) or not all(
+        isinstance(entry, dict) and set(entry) <= set(order) for entry in entries
+    ):
+        return False
+    if sum(1 for entry in entries if entry.get("primary") is True) > 1:
+        return False  # scim2-models refuses to change such a list: let it say so
+    matched = [entry.get("type") == assignment.kind for entry in entries]
+    if any(matched):
+        written = [
+            {**entry, name: assignment.value} if hit else entry
+            for entry, hit in zip(entries, matched, strict=True)
+        ]
+    else:
+        written = [*entries, {"type": assignment.kind, name: assignment.value}]
+    body[attribute] = [{k: entry[k] for k in order if k in entry} for entry in written]
+    return True
+
+
+@functools.cache
+def _entry_keys(attribute: str) -> tuple[str, ...]:
+    """The sub-attributes of a multi-valued attribute, in the order the model dumps them (the
+    schema's)."""
+    parent = USER_ATTRIBUTES[attribute.lower()]
+    return tuple(USER_ATTRIBUTES[f"{parent.key}.{child}"].location[-1] for child in parent.children)
 
 
 def _representation(data: UserData) -> dict[str, Any]:

@@ -7,6 +7,7 @@ scim2-models validates the PatchOp and applies it to the resource model; before 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -21,10 +22,11 @@ from scim2_models import (
 )
 from scim2_models.path import CompareOperator, Comparison, LogicalExpr, LogicalOperator
 
-from definewtf.registry import ENTERPRISE_USER_SCHEMA, USER_ATTRIBUTES, AttributeSpec
+from definewtf.registry import ENTERPRISE_USER_SCHEMA, USER_ATTRIBUTES
 from definewtf.services.groups import MemberOp
 from scim_facade.filters import parse_filter
-from scim_facade.mapping import ScimUser, member_op
+from scim_facade.mapping import Assignment, EntryAssignment, ScimUser, member_op
+from scim_facade.plain_users import normalised_email
 from scim_facade.requests import POLICY, scim_error_of
 
 MANAGER_PATH = f"{ENTERPRISE_USER_SCHEMA}:manager".lower()
@@ -71,8 +73,21 @@ PATCH_OP_SCHEMA = str(PatchOp.__schema__)
 _OPERATION_KEYS = frozenset({"op", "path", "value"})
 
 
-def _assignment(path: Any, value: Any) -> tuple[AttributeSpec, Any] | None:
-    spec = USER_ATTRIBUTES.get(path.lower()) if isinstance(path, str) else None
+#: `emails[type eq "work"].value`: the only filter in the paths IdPs PATCH users with (Entra's
+#: attribute sync of emails, phone numbers and addresses). Any other filter goes to
+#: scim2-models.
+_ENTRY_PATH = re.compile(r'([A-Za-z][\w-]*)\[type eq "([^"\\]*)"\]\.([A-Za-z][\w-]*)')
+#: The sub-attribute of the registry whose values scim2-models validates and normalises
+#: (`EmailStr`); every other `entry_settable` one is a plain string.
+_EMAIL_VALUE = "emails.value"
+
+
+def _assignment(path: Any, value: Any) -> Assignment | None:
+    if not isinstance(path, str):
+        return None
+    if "[" in path:
+        return _entry_assignment(path, value)
+    spec = USER_ATTRIBUTES.get(path.lower())
     if spec is None or not spec.settable:
         return None
     if spec.kind == "boolean":
@@ -80,18 +95,40 @@ def _assignment(path: Any, value: Any) -> tuple[AttributeSpec, Any] | None:
     return (spec, value) if isinstance(value, str) and value else None
 
 
-def simple_assignments(payload: dict[str, Any]) -> list[tuple[AttributeSpec, Any]] | None:
-    """The PATCH as (attribute, value) assignments when every operation replaces single
-    strings or booleans (`AttributeSpec.settable`) with values of their type: `replace` or
-    `add` with such a path (Entra's attribute sync and deactivation), or without a path and an
-    object of such attributes (Okta's `{"active": false}`). None for anything else, which
+def _entry_assignment(path: str, value: Any) -> EntryAssignment | None:
+    """`attribute[type eq "kind"].sub` with a non-empty string, where the registry marks the
+    sub-attribute `entry_settable` and the kind is one of the schema's own values for `type`
+    (as written there: scim2-models folds the other spellings)."""
+    found = _ENTRY_PATH.fullmatch(path)
+    if found is None or not isinstance(value, str) or not value:
+        return None
+    attribute, kind, sub = found.groups()
+    spec = USER_ATTRIBUTES.get(f"{attribute}.{sub}".lower())
+    if spec is None or not spec.entry_settable:
+        return None
+    if kind not in USER_ATTRIBUTES[f"{spec.attr}.type"].canonical_values:
+        return None
+    if spec.key == _EMAIL_VALUE:
+        normalised = normalised_email(value)
+        if normalised is None:
+            return None  # scim2-models words the error
+        value = normalised
+    return EntryAssignment(spec, kind, value)
+
+
+def simple_assignments(payload: dict[str, Any]) -> list[Assignment] | None:
+    """The PATCH as assignments when every operation is a `replace` or an `add` that sets
+    single strings or booleans (`AttributeSpec.settable`) to values of their type, with such
+    a path (Entra's attribute sync and deactivation) or without a path and an object of such
+    attributes (Okta's `{"active": false}`), or that sets a string in the entries a `type`
+    filter selects (Entra's `emails[type eq "work"].value`). None for anything else, which
     scim2-models validates and applies (`parse_patch`), errors included."""
     operations = payload.get("Operations")
     if payload.get("schemas") != [PATCH_OP_SCHEMA] or not set(payload) <= {"schemas", "Operations"}:
         return None
     if not isinstance(operations, list) or not operations:
         return None
-    found: list[tuple[AttributeSpec, Any] | None] = []
+    found: list[Assignment | None] = []
     for operation in operations:
         if not isinstance(operation, dict) or not set(operation) <= _OPERATION_KEYS:
             return None

@@ -144,6 +144,14 @@ def _complex(value: Any, parts: dict[str, Kind], order: list[str]) -> dict[str, 
     return {name: value[name] for name in order if name in value}
 
 
+def normalised_email(address: str) -> str | None:
+    """The address as scim2-models' `EmailStr` stores it; None if it refuses it."""
+    try:
+        return validate_email(address)[1]
+    except PydanticCustomError:
+        return None
+
+
 def _emails(value: Any) -> list[dict[str, Any]] | None:
     if not isinstance(value, list) or not value:
         return None
@@ -157,9 +165,8 @@ def _emails(value: Any) -> list[dict[str, Any]] | None:
             return None
         if not (isinstance(primary, bool) and isinstance(display, str)):
             return None
-        try:
-            normalised = validate_email(address)[1]
-        except PydanticCustomError:
+        normalised = normalised_email(address)
+        if normalised is None:
             return None
         ordered = {name: email[name] for name in _EMAIL_ORDER if name in email}
         emails.append({**ordered, "value": normalised})

@@ -63,6 +63,13 @@ class AttributeSpec:
     #: attribute and, for a sub-attribute, its parent are single-valued and readWrite, with
     #: no canonical values and no reference type.
     settable: bool = False
+    #: The values the schema names for it (`emails.type`: work, home, other).
+    canonical_values: frozenset[str] = frozenset()
+    #: A single string that PATCH may set in the entries of a multi-valued attribute that a
+    #: `type` filter selects (`emails[type eq "work"].value`, `scim_facade.patch`): readWrite,
+    #: with no canonical values and no reference type, in a readWrite attribute whose `type`
+    #: has canonical values.
+    entry_settable: bool = False
 
     @property
     def indexed(self) -> bool:
@@ -77,6 +84,20 @@ def _settable(attribute: Attribute, parent: Attribute | None = None) -> bool:
 
     simple = attribute.type in (Attribute.Type.string, Attribute.Type.boolean)
     return simple and plain(attribute) and (parent is None or plain(parent))
+
+
+def _entry_settable(sub: Attribute, attribute: Attribute) -> bool:
+    """See `AttributeSpec.entry_settable`."""
+    typed = any(s.name == "type" and s.canonical_values for s in attribute.sub_attributes or [])
+    return (
+        typed
+        and bool(attribute.multi_valued)
+        and attribute.mutability == Mutability.read_write
+        and sub.mutability == Mutability.read_write
+        and sub.type == Attribute.Type.string
+        and not sub.canonical_values
+        and sub.name not in ("type", "primary")
+    )
 
 
 def _kind(attribute: Attribute) -> Kind:
@@ -110,6 +131,7 @@ def _specs(schema: Schema, prefix: str, container: tuple[str, ...]) -> Iterator[
             children=tuple((s.name or "").lower() for s in subs),
             location=location,
             settable=_settable(attribute),
+            canonical_values=frozenset(attribute.canonical_values or ()),
         )
         for sub in subs:
             sub_name = (sub.name or "").lower()
@@ -122,6 +144,8 @@ def _specs(schema: Schema, prefix: str, container: tuple[str, ...]) -> Iterator[
                 case_exact=bool(sub.case_exact),
                 location=(*location, sub.name or ""),
                 settable=_settable(sub, attribute),
+                canonical_values=frozenset(sub.canonical_values or ()),
+                entry_settable=_entry_settable(sub, attribute),
             )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -100,15 +99,16 @@ async def patch_user(
     """RFC 7644 §3.5.2: all operations apply, or none (the service's transaction)."""
     payload = await read_json(request)
     assignments = simple_assignments(payload)
-    if assignments is not None:
-        change: Callable[[UserData], UserData] = functools.partial(assign, assignments=assignments)
-    else:
-        operations = parse_patch(payload, f"{scim.base_url}/Users")
+    users_url = f"{scim.base_url}/Users"
+    # Invalid operations fail here, before any read; on the fast path, only once it declines.
+    operations = None if assignments is not None else parse_patch(payload, users_url)
 
-        def change(current: UserData) -> UserData:
-            resource = scim_user_of(current)
-            operations.patch(resource, scim_policy=POLICY)
-            return from_scim_user(resource)
+    def change(current: UserData) -> UserData:
+        if assignments is not None and (assigned := assign(current, assignments)) is not None:
+            return assigned
+        resource = scim_user_of(current)
+        (operations or parse_patch(payload, users_url)).patch(resource, scim_policy=POLICY)
+        return from_scim_user(resource)
 
     record = await users.update_user(
         tenant_id=scim.tenant.id,

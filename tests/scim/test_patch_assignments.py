@@ -1,6 +1,8 @@
 """PATCH's fast path (`simple_assignments` + `assign`) against scim2-models' own application
 (`parse_patch` + `PatchOp.patch`), which it short-cuts for the PATCHes IdPs send most: for
-every attribute the registry marks settable, the resulting user must be the same."""
+every attribute the registry marks settable, and every sub-attribute it marks settable in the
+entries a `type` selects, the resulting user must be the same, the entries' key order
+included (SQLite keeps the representation as written)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,10 @@ from definewtf.registry import ENTERPRISE_USER_SCHEMA, USER_ATTRIBUTES, USER_SCH
 from definewtf.services.users import UserData
 from scim_facade.mapping import ScimUser, assign, from_scim_user, scim_user_of
 from scim_facade.patch import PATCH_OP_SCHEMA, parse_patch, simple_assignments
-from scim_facade.requests import POLICY
+from scim_facade.requests import POLICY, accept_internal_email_domains
+
+# As the app sets it when it builds the SCIM router (other tests build apps, in any order).
+accept_internal_email_domains()
 
 USERS_URL = "https://acme.example.test/api/scim/Users"
 
@@ -24,8 +29,33 @@ STARTS = {
         ENTERPRISE_USER_SCHEMA: {"department": "R&D", "manager": {"value": "m-1"}},
     },
     "bare": {"schemas": [USER_SCHEMA], "userName": "bare@example.com"},
+    # Entries of several types, two of one type, one without a type, types as people type them.
+    "several": {
+        "schemas": [USER_SCHEMA],
+        "userName": "several@example.com",
+        "emails": [
+            {"value": "w@example.com", "type": "Work", "primary": True},
+            {"value": "h@example.com", "type": "home"},
+            {"value": "u@example.com"},
+        ],
+        "phoneNumbers": [
+            {"value": "+1 555 0100", "type": "mobile"},
+            {"value": "+1 555 0101", "type": "mobile", "display": "second"},
+            {"value": "+1 555 0102", "type": "work", "primary": True},
+        ],
+        "addresses": [{"streetAddress": "1 Main St", "type": "home", "country": "FR"}],
+        "ims": [{"value": "ada", "type": "xmpp"}],
+        "photos": [{"value": "https://example.com/a.png", "type": "photo"}],
+    },
 }
 SETTABLE = sorted(key for key, spec in USER_ATTRIBUTES.items() if spec.settable)
+#: (path, value) for every sub-attribute settable in typed entries, with every type.
+ENTRY_PATHS = sorted(
+    (f'{spec.location[0]}[type eq "{kind}"].{spec.location[1]}', spec.key)
+    for spec in USER_ATTRIBUTES.values()
+    if spec.entry_settable
+    for kind in USER_ATTRIBUTES[f"{spec.attr}.type"].canonical_values
+)
 
 
 def _user(start: str) -> UserData:
@@ -38,9 +68,16 @@ def _by_scim2_models(data: UserData, payload: dict[str, Any]) -> UserData:
     return from_scim_user(resource)
 
 
-def _comparable(data: UserData) -> dict[str, Any]:
+def _comparable(data: UserData | None) -> dict[str, Any]:
+    assert data is not None
     fields = dataclasses.asdict(data)
     fields["values"] = sorted(dataclasses.astuple(v) for v in data.values or ())
+    # The order of an entry's keys as stored (dicts compare equal in any order).
+    fields["entry keys"] = {
+        name: [list(entry) for entry in value]
+        for name, value in data.attributes.items()
+        if isinstance(value, list) and all(isinstance(entry, dict) for entry in value)
+    }
     return fields
 
 
@@ -86,6 +123,46 @@ def test_a_settable_attribute_is_set_as_scim2_models_sets_it(start: str, op: str
     assert _comparable(assign(data, assignments)) == _comparable(_by_scim2_models(data, payload))
 
 
+def test_the_entry_settable_sub_attributes_are_the_ones_entra_patches() -> None:
+    """Entra's attribute sync of emails, phone numbers and addresses is on the fast path;
+    `type` and `primary`, references and readOnly groups are not."""
+    settable = {key for key, spec in USER_ATTRIBUTES.items() if spec.entry_settable}
+    assert {
+        "emails.value",
+        "phonenumbers.value",
+        "addresses.streetaddress",
+        "addresses.locality",
+        "addresses.region",
+        "addresses.postalcode",
+        "addresses.country",
+        "addresses.formatted",
+    } <= settable
+    assert not {"emails.type", "emails.primary", "photos.value", "groups.display"} & settable
+
+
+@pytest.mark.parametrize("start", sorted(STARTS))
+@pytest.mark.parametrize("op", ["Replace", "add"])
+@pytest.mark.parametrize(("path", "key"), ENTRY_PATHS)
+def test_a_typed_entry_is_set_as_scim2_models_sets_it(
+    start: str, op: str, path: str, key: str
+) -> None:
+    """A matching entry (every one, when several match) gets the value; without one, an entry
+    of that type is added."""
+    value = "Nouvelle.Valeur@Example.COM" if key == "emails.value" else "Nouvelle valeur é"
+    payload = _patch({"op": op, "path": path, "value": value})
+    assignments = simple_assignments(payload)
+    assert assignments is not None
+    data = _user(start)
+    assert _comparable(assign(data, assignments)) == _comparable(_by_scim2_models(data, payload))
+
+
+def test_a_type_is_stored_as_the_schema_writes_it() -> None:
+    """`assign` matches a `type` by equality: it relies on every write storing the schema's
+    own spelling of it, whatever the client sent."""
+    stored = _user("several").attributes
+    assert [e.get("type") for e in stored["emails"]] == ["work", "home", None]
+
+
 @pytest.mark.parametrize("start", sorted(STARTS))
 def test_an_entra_sync_and_an_okta_deactivation_match_scim2_models(start: str) -> None:
     payloads = [
@@ -101,6 +178,16 @@ def test_an_entra_sync_and_an_okta_deactivation_match_scim2_models(start: str) -
             {"op": "replace", "path": "title", "value": "One"},
             {"op": "replace", "path": "TITLE", "value": "Two"},
         ),
+        # Entra's attribute sync of a person's contact details, in one PATCH.
+        _patch(
+            {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "ada@example.org"},
+            {"op": "Replace", "path": 'phoneNumbers[type eq "work"].value', "value": "+44 1"},
+            {"op": "Replace", "path": 'phoneNumbers[type eq "mobile"].value', "value": "+44 7"},
+            {"op": "Add", "path": 'addresses[type eq "work"].streetAddress', "value": "12 St"},
+            {"op": "Add", "path": 'addresses[type eq "work"].locality', "value": "London"},
+            {"op": "Replace", "path": "name.familyName", "value": "King"},
+        ),
+        _patch({"op": "replace", "path": 'emails[type eq "work"].value', "value": "b@example.org"}),
     ]
     data = _user(start)
     for payload in payloads:
@@ -119,7 +206,19 @@ def test_an_entra_sync_and_an_okta_deactivation_match_scim2_models(start: str) -
         _patch({"op": "replace", "path": "title", "value": ""}),
         _patch({"op": "replace", "path": "title", "value": None}),
         _patch({"op": "remove", "path": "title"}),
-        _patch({"op": "replace", "path": 'emails[type eq "work"].value', "value": "a@b.c"}),
+        _patch({"op": "replace", "path": 'emails[type eq "work"].value', "value": "not an email"}),
+        _patch({"op": "replace", "path": 'emails[type eq "Work"].value', "value": "a@b.example"}),
+        _patch({"op": "replace", "path": 'emails[type eq "custom"].value', "value": "a@b.example"}),
+        _patch({"op": "replace", "path": 'emails[type eq "work"].type', "value": "home"}),
+        _patch({"op": "replace", "path": 'emails[type eq "work"].primary', "value": True}),
+        _patch({"op": "replace", "path": 'emails[type eq "work"].value', "value": ""}),
+        _patch({"op": "replace", "path": 'emails[type eq "work"].value', "value": None}),
+        _patch({"op": "replace", "path": 'emails[value eq "a@b.example"].display', "value": "x"}),
+        _patch({"op": "replace", "path": 'emails[type eq "work" and primary eq true].value'}),
+        _patch({"op": "replace", "path": 'emails[type eq "work"]', "value": {"value": "a@b.c"}}),
+        _patch({"op": "replace", "path": 'photos[type eq "photo"].value', "value": "https://x"}),
+        _patch({"op": "replace", "path": 'groups[type eq "direct"].display', "value": "x"}),
+        _patch({"op": "remove", "path": 'phoneNumbers[type eq "work"].value'}),
         _patch({"op": "replace", "path": "name", "value": {"givenName": "A"}}),
         _patch({"op": "replace", "path": "id", "value": "x"}),
         _patch({"op": "replace", "path": "noSuchAttribute", "value": "x"}),
@@ -137,3 +236,26 @@ def test_an_entra_sync_and_an_okta_deactivation_match_scim2_models(start: str) -
 )
 def test_anything_else_is_left_to_scim2_models(payload: dict[str, Any]) -> None:
     assert simple_assignments(payload) is None
+
+
+@pytest.mark.parametrize(
+    "emails",
+    [
+        # Two primary values: scim2-models refuses to change the list, and says so.
+        [
+            {"value": "a@example.com", "type": "work", "primary": True},
+            {"value": "b@example.com", "type": "home", "primary": True},
+        ],
+        # A key of no schema, kept by the tolerant policy: what becomes of it is the model's.
+        [{"value": "a@example.com", "type": "work", "x-custom": 1}],
+    ],
+)
+def test_entries_only_scim2_models_decides_are_left_to_it(emails: list[dict[str, Any]]) -> None:
+    body = {"schemas": [USER_SCHEMA], "userName": "edge@example.com", "emails": emails}
+    data = from_scim_user(ScimUser.model_validate(body, scim_policy=POLICY))
+    payload = _patch(
+        {"op": "replace", "path": 'emails[type eq "work"].value', "value": "c@example.com"}
+    )
+    assignments = simple_assignments(payload)
+    assert assignments is not None
+    assert assign(data, assignments) is None  # the route applies it with scim2-models then

@@ -80,6 +80,23 @@ async def test_entra_dialect(client, scim_auth, user) -> None:
     assert body[ENTERPRISE]["manager"]["value"] == "mgr-123"
 
 
+async def test_a_typed_entry_patch_the_fast_path_declines_is_applied_by_scim2_models(
+    client, scim_auth
+) -> None:
+    """PATCH `emails[type eq "work"].value` of entries holding a key of no schema (kept by the
+    tolerant policy): the fast path leaves it to scim2-models (`mapping.assign` returns None),
+    which sets the value and keeps the key."""
+    emails = [{"value": "a@example.com", "type": "work", "x-custom": "kept"}]
+    body = {"schemas": [CORE], "userName": "edge@example.com", "emails": emails}
+    created = await client.post(USERS, json=body, headers=scim_auth)
+    assert created.status_code == 201, created.text
+    operation = {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "c@example.com"}
+    response = await do_patch(client, scim_auth, created.json(), operation)
+    assert response.status_code == 200, response.text
+    stored = (await client.get(f"{USERS}/{created.json()['id']}", headers=scim_auth)).json()
+    assert stored["emails"] == [{**emails[0], "value": "c@example.com"}]
+
+
 async def test_okta_no_path_replace_deactivates(client, scim_auth, user) -> None:
     response = await do_patch(
         client, scim_auth, user, {"op": "replace", "value": {"active": False}}
