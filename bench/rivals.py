@@ -51,10 +51,12 @@ from bench.server import Running, running
 from bench.stats import OpResult, PhaseSummary
 from bench.writes import (
     DEPROVISION,
+    UPDATE_EMAIL,
     UPDATE_PATCH,
     UPDATE_PUT,
     deactivate,
     deprovisioned,
+    moving,
     renaming,
     replacing,
 )
@@ -62,7 +64,7 @@ from bench.writes import (
 NAME = "rivals"
 OURS = "ours"
 #: Values no other phase writes (see the module).
-GIVEN, TITLE = "Rival", "Principal Engineer"
+GIVEN, TITLE, MOVED = "Rival", "Principal Engineer", "rival"
 #: The reads, in the order they run: each a request per user.
 READS: dict[str, Callable[[SeededUser], Request]] = {
     LOOKUP_USER_NAME: by_user_name,
@@ -72,6 +74,7 @@ READS: dict[str, Callable[[SeededUser], Request]] = {
 #: The writes: each to its own share of the picked users.
 WRITES: dict[str, Callable[[SeededUser], Request]] = {
     UPDATE_PATCH: functools.partial(renaming, given=GIVEN, title=TITLE),
+    UPDATE_EMAIL: functools.partial(moving, moved=MOVED),
     UPDATE_PUT: functools.partial(replacing, title=TITLE),
     DEPROVISION: deactivate,
 }

@@ -16,7 +16,7 @@ from bench.rivals import KINDS as RIVAL_KINDS
 from bench.rivals import NAME as RIVALS
 from bench.rivals import SIZES, SMALL, op_name
 from bench.stats import OpSummary, PhaseSummary, RunRecord
-from bench.writes import DEPROVISION, UPDATE_PATCH, UPDATE_PUT
+from bench.writes import DEPROVISION, UPDATE_EMAIL, UPDATE_PATCH, UPDATE_PUT
 
 ENGINE_TITLES = {
     "postgresql": "PostgreSQL",
@@ -148,6 +148,7 @@ KEYS = (
     Key("sync", SYNC_PAIR, 2),
     Key("lookup", LOOKUP_USER_NAME, 2),
     Key("update", UPDATE_PATCH, 2),
+    Key("update", UPDATE_EMAIL, 2),
     Key("update", UPDATE_PUT, 2),
     Key("list", WALK, 10),
     Key("list", CONTAINS, 10),

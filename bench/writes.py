@@ -1,8 +1,10 @@
 """The update and deprovision phases: what an IdP sends to users that already exist.
 
-update: Entra's attribute sync, a PATCH replacing `name.givenName` and `title`, and Okta's
-(AIW apps) full PUT of the Entra-shaped user. deprovision: PATCH `active: false` for 10% of
-the users, each one once (Entra deactivates, then hard-deletes 30 days later).
+update: Entra's attribute sync, a PATCH replacing `name.givenName` and `title`, Entra's
+"Update User [Multi-valued properties]" (the work email through a `type` filter, and
+`name.familyName`), and Okta's (AIW apps) full PUT of the Entra-shaped user. deprovision:
+PATCH `active: false` for 10% of the users, each one once (Entra deactivates, then
+hard-deletes 30 days later).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bench.stats import PhaseSummary
 
 UPDATE_PATCH = "PATCH /Users/{id} (replace name.givenName, title)"
 UPDATE_PUT = "PUT /Users/{id} (full user + enterprise extension)"
+UPDATE_EMAIL = 'PATCH /Users/{id} (replace emails[type eq "work"].value, name.familyName)'
 DEPROVISION = "PATCH /Users/{id} (replace active: false)"
 #: The share of users deprovisioned.
 DEPROVISIONED = 0.10
@@ -44,6 +47,19 @@ def rename(
     )
 
 
+def new_email(user: SeededUser, moved: str = "moved") -> dict[str, Any]:
+    """Entra's PATCH of a changed work email, as its provisioning tutorial shows it (`moved`
+    as `given` for `rename`)."""
+    return patch_body(
+        {
+            "op": "Replace",
+            "path": 'emails[type eq "work"].value',
+            "value": f"{moved}{user.index:06d}@bench.example.com",
+        },
+        {"op": "Replace", "path": "name.familyName", "value": f"{moved.title()}{user.index}"},
+    )
+
+
 def replacement(user: SeededUser, title: str = "Staff Engineer") -> dict[str, Any]:
     """Okta's full PUT (`title` as for `rename`)."""
     body = user_payload(user.index)
@@ -58,6 +74,10 @@ def renaming(user: SeededUser, given: str = "Renamed", title: str = "Senior Engi
 
 def replacing(user: SeededUser, title: str = "Staff Engineer") -> Request:
     return Request("PUT", f"/Users/{user.id}", replacement(user, title))
+
+
+def moving(user: SeededUser, moved: str = "moved") -> Request:
+    return Request("PATCH", f"/Users/{user.id}", new_email(user, moved), PATCHED)
 
 
 DEACTIVATE = patch_body({"op": "replace", "path": "active", "value": False})
@@ -86,13 +106,14 @@ async def update(bench: Bench) -> PhaseSummary:
         return no_seeded_users("update")
     kinds: dict[str, Callable[[SeededUser], Request]] = {
         UPDATE_PATCH: renaming,
+        UPDATE_EMAIL: moving,
         UPDATE_PUT: replacing,
     }
     picks = bench.distinct_picks(2)
     ops, notes = await measure_kinds(bench, kinds, picks)
     head = (
-        f"{len(picks):,} requests per kind (distinct random seeded users, the same for both"
-        f" kinds) at {bench.options.concurrency}"
+        f"{len(picks):,} requests per kind (distinct random seeded users, the same for every"
+        f" kind) at {bench.options.concurrency}"
     )
     return PhaseSummary("update", ops, [head, *notes])
 
