@@ -80,6 +80,9 @@ _ENTRY_PATH = re.compile(r'([A-Za-z][\w-]*)\[type eq "([^"\\]*)"\]\.([A-Za-z][\w
 #: The sub-attribute of the registry whose values scim2-models validates and normalises
 #: (`EmailStr`); every other `entry_settable` one is a plain string.
 _EMAIL_VALUE = "emails.value"
+#: The booleans IdPs send as strings; scim2-models (pydantic) reads a few more ("no", "0"…),
+#: which it is left to.
+_BOOLEAN_WORDS = {"true": True, "false": False}
 
 
 def _assignment(path: Any, value: Any) -> Assignment | None:
@@ -91,6 +94,8 @@ def _assignment(path: Any, value: Any) -> Assignment | None:
     if spec is None or not spec.settable:
         return None
     if spec.kind == "boolean":
+        if isinstance(value, str):  # Entra's "False" (its default dialect), as the model reads it
+            value = _BOOLEAN_WORDS.get(value.lower(), value)
         return (spec, value) if isinstance(value, bool) else None
     return (spec, value) if isinstance(value, str) and value else None
 

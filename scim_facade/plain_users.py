@@ -74,7 +74,7 @@ def _settable(prefix: str, names: list[str]) -> dict[str, Kind]:
 
 
 _USER_ORDER = _names(ScimUser)
-_TOP = _settable("", _USER_ORDER) | {"externalId": "string", "userName": "string"}
+_TOP = _settable("", _USER_ORDER)
 _NAME_ORDER = _names(Name)
 _NAME_PARTS = _settable("name.", _NAME_ORDER)
 _EXTENSION_ORDER = _names(EnterpriseUser)

@@ -199,6 +199,10 @@ def _build_user_registry() -> dict[str, AttributeSpec]:
         if described is not None:
             spec = replace(spec, location=described.location, settable=described.settable)
         registry[key] = spec
+    # A common attribute (RFC 7643 §3.1), in no schema's list: a readWrite string.
+    registry["externalid"] = replace(
+        registry["externalid"], location=("externalId",), settable=True
+    )
     return registry
 
 

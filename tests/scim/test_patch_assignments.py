@@ -98,6 +98,7 @@ def test_the_settable_attributes_are_the_ones_idps_patch() -> None:
         "name.familyname",
         "title",
         "username",
+        "externalid",
         f"{ENTERPRISE_USER_SCHEMA.lower()}:department",
     }
     assert expected <= set(SETTABLE)
@@ -117,6 +118,17 @@ def test_a_settable_attribute_is_set_as_scim2_models_sets_it(start: str, op: str
         else (f"{spec.location[0]}:{'.'.join(spec.location[1:])}")
     )
     payload = _patch({"op": op, "path": path, "value": _value(key)})
+    assignments = simple_assignments(payload)
+    assert assignments is not None
+    data = _user(start)
+    assert _comparable(assign(data, assignments)) == _comparable(_by_scim2_models(data, payload))
+
+
+@pytest.mark.parametrize("start", sorted(STARTS))
+@pytest.mark.parametrize("value", ["False", "false", "TRUE", "True"])
+def test_a_boolean_sent_as_a_string_is_read_as_scim2_models_does(start: str, value: str) -> None:
+    """Entra's default dialect deactivates with `"value": "False"`."""
+    payload = _patch({"op": "Replace", "path": "active", "value": value})
     assignments = simple_assignments(payload)
     assert assignments is not None
     data = _user(start)
@@ -201,7 +213,8 @@ def test_an_entra_sync_and_an_okta_deactivation_match_scim2_models(start: str) -
 @pytest.mark.parametrize(
     "payload",
     [
-        _patch({"op": "replace", "path": "active", "value": "False"}),  # Entra's string
+        _patch({"op": "replace", "path": "active", "value": "no"}),
+        _patch({"op": "replace", "path": "active", "value": " False"}),
         _patch({"op": "replace", "path": "title", "value": 7}),
         _patch({"op": "replace", "path": "title", "value": ""}),
         _patch({"op": "replace", "path": "title", "value": None}),
