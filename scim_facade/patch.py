@@ -85,11 +85,13 @@ _EMAIL_VALUE = "emails.value"
 _BOOLEAN_WORDS = {"true": True, "false": False}
 
 
-def _assignment(path: Any, value: Any) -> Assignment | None:
+def _assignment(path: Any, value: Any, users_url: str) -> Assignment | None:
     if not isinstance(path, str):
         return None
     if "[" in path:
         return _entry_assignment(path, value)
+    if path.lower() == MANAGER_PATH:
+        return _manager_assignment(value, users_url)
     spec = USER_ATTRIBUTES.get(path.lower())
     if spec is None or not spec.settable:
         return None
@@ -121,13 +123,29 @@ def _entry_assignment(path: str, value: Any) -> EntryAssignment | None:
     return EntryAssignment(spec, kind, value)
 
 
-def simple_assignments(payload: dict[str, Any]) -> list[Assignment] | None:
+def _manager_assignment(value: Any, users_url: str) -> Assignment | None:
+    """Entra's `manager`: the manager's id, alone or as `{"value": id}`, given its `$ref`
+    (`normalize_manager`). Only a user id: scim2-models checks any other value's `$ref`."""
+    manager = normalize_manager(value, users_url)
+    if not isinstance(manager, dict) or set(manager) != {"value", "$ref"}:
+        return None
+    try:
+        UUID(manager["value"])
+    except (TypeError, ValueError):
+        return None
+    if isinstance(value, dict) and "$ref" in value:
+        return None
+    return (USER_ATTRIBUTES[MANAGER_PATH], manager)
+
+
+def simple_assignments(payload: dict[str, Any], users_url: str) -> list[Assignment] | None:
     """The PATCH as assignments when every operation is a `replace` or an `add` that sets
     single strings or booleans (`AttributeSpec.settable`) to values of their type, with such
     a path (Entra's attribute sync and deactivation) or without a path and an object of such
-    attributes (Okta's `{"active": false}`), or that sets a string in the entries a `type`
-    filter selects (Entra's `emails[type eq "work"].value`). None for anything else, which
-    scim2-models validates and applies (`parse_patch`), errors included."""
+    attributes (Okta's `{"active": false}`), that sets a string in the entries a `type`
+    filter selects (Entra's `emails[type eq "work"].value`), or Entra's `manager` by id
+    (`users_url` gives its `$ref`). None for anything else, which scim2-models validates and
+    applies (`parse_patch`), errors included."""
     operations = payload.get("Operations")
     if payload.get("schemas") != [PATCH_OP_SCHEMA] or not set(payload) <= {"schemas", "Operations"}:
         return None
@@ -141,9 +159,9 @@ def simple_assignments(payload: dict[str, Any]) -> list[Assignment] | None:
             return None
         path, value = operation.get("path"), operation.get("value")
         if path is not None:
-            found.append(_assignment(path, value))
+            found.append(_assignment(path, value, users_url))
         elif isinstance(value, dict) and value:
-            found += (_assignment(key, item) for key, item in value.items())
+            found += (_assignment(key, item, users_url) for key, item in value.items())
         else:
             return None
     return None if None in found else [a for a in found if a is not None]

@@ -98,8 +98,8 @@ async def patch_user(
 ) -> Response[Any]:
     """RFC 7644 §3.5.2: all operations apply, or none (the service's transaction)."""
     payload = await read_json(request)
-    assignments = simple_assignments(payload)
     users_url = f"{scim.base_url}/Users"
+    assignments = simple_assignments(payload, users_url)
     # Invalid operations fail here, before any read; on the fast path, only once it declines.
     operations = None if assignments is not None else parse_patch(payload, users_url)
 

@@ -46,8 +46,11 @@ STARTS = {
         "addresses": [{"streetAddress": "1 Main St", "type": "home", "country": "FR"}],
         "ims": [{"value": "ada", "type": "xmpp"}],
         "photos": [{"value": "https://example.com/a.png", "type": "photo"}],
+        ENTERPRISE_USER_SCHEMA: {"manager": {"value": "m-2", "displayName": "Boss"}},
     },
 }
+MANAGER = f"{ENTERPRISE_USER_SCHEMA}:manager"
+MANAGER_ID = "5b2f0c1e-0000-4000-8000-000000000001"
 SETTABLE = sorted(key for key, spec in USER_ATTRIBUTES.items() if spec.settable)
 #: (path, value) for every sub-attribute settable in typed entries, with every type.
 ENTRY_PATHS = sorted(
@@ -118,7 +121,7 @@ def test_a_settable_attribute_is_set_as_scim2_models_sets_it(start: str, op: str
         else (f"{spec.location[0]}:{'.'.join(spec.location[1:])}")
     )
     payload = _patch({"op": op, "path": path, "value": _value(key)})
-    assignments = simple_assignments(payload)
+    assignments = simple_assignments(payload, USERS_URL)
     assert assignments is not None
     data = _user(start)
     assert _comparable(assign(data, assignments)) == _comparable(_by_scim2_models(data, payload))
@@ -129,7 +132,19 @@ def test_a_settable_attribute_is_set_as_scim2_models_sets_it(start: str, op: str
 def test_a_boolean_sent_as_a_string_is_read_as_scim2_models_does(start: str, value: str) -> None:
     """Entra's default dialect deactivates with `"value": "False"`."""
     payload = _patch({"op": "Replace", "path": "active", "value": value})
-    assignments = simple_assignments(payload)
+    assignments = simple_assignments(payload, USERS_URL)
+    assert assignments is not None
+    data = _user(start)
+    assert _comparable(assign(data, assignments)) == _comparable(_by_scim2_models(data, payload))
+
+
+@pytest.mark.parametrize("start", sorted(STARTS))
+@pytest.mark.parametrize("op", ["Add", "replace"])
+@pytest.mark.parametrize("value", [MANAGER_ID, {"value": MANAGER_ID}, MANAGER_ID.upper()])
+def test_a_manager_by_id_is_set_as_scim2_models_sets_it(start: str, op: str, value: Any) -> None:
+    """Entra links a manager by the manager's id; the other parts of a stored manager stay."""
+    payload = _patch({"op": op, "path": MANAGER, "value": value})
+    assignments = simple_assignments(payload, USERS_URL)
     assert assignments is not None
     data = _user(start)
     assert _comparable(assign(data, assignments)) == _comparable(_by_scim2_models(data, payload))
@@ -162,7 +177,7 @@ def test_a_typed_entry_is_set_as_scim2_models_sets_it(
     of that type is added."""
     value = "Nouvelle.Valeur@Example.COM" if key == "emails.value" else "Nouvelle valeur é"
     payload = _patch({"op": op, "path": path, "value": value})
-    assignments = simple_assignments(payload)
+    assignments = simple_assignments(payload, USERS_URL)
     assert assignments is not None
     data = _user(start)
     assert _comparable(assign(data, assignments)) == _comparable(_by_scim2_models(data, payload))
@@ -198,12 +213,13 @@ def test_an_entra_sync_and_an_okta_deactivation_match_scim2_models(start: str) -
             {"op": "Add", "path": 'addresses[type eq "work"].streetAddress', "value": "12 St"},
             {"op": "Add", "path": 'addresses[type eq "work"].locality', "value": "London"},
             {"op": "Replace", "path": "name.familyName", "value": "King"},
+            {"op": "Add", "path": MANAGER, "value": MANAGER_ID},
         ),
         _patch({"op": "replace", "path": 'emails[type eq "work"].value', "value": "b@example.org"}),
     ]
     data = _user(start)
     for payload in payloads:
-        assignments = simple_assignments(payload)
+        assignments = simple_assignments(payload, USERS_URL)
         assert assignments is not None, payload
         fast = assign(data, assignments)
         assert _comparable(fast) == _comparable(_by_scim2_models(data, payload))
@@ -232,6 +248,12 @@ def test_an_entra_sync_and_an_okta_deactivation_match_scim2_models(start: str) -
         _patch({"op": "replace", "path": 'photos[type eq "photo"].value', "value": "https://x"}),
         _patch({"op": "replace", "path": 'groups[type eq "direct"].display', "value": "x"}),
         _patch({"op": "remove", "path": 'phoneNumbers[type eq "work"].value'}),
+        _patch({"op": "Add", "path": MANAGER, "value": "not-an-id"}),
+        _patch({"op": "Add", "path": MANAGER, "value": ""}),
+        _patch({"op": "Add", "path": MANAGER, "value": None}),
+        _patch({"op": "Add", "path": MANAGER, "value": {"value": MANAGER_ID, "$ref": "x"}}),
+        _patch({"op": "Add", "path": MANAGER, "value": {"value": MANAGER_ID, "displayName": "B"}}),
+        _patch({"op": "remove", "path": MANAGER}),
         _patch({"op": "replace", "path": "name", "value": {"givenName": "A"}}),
         _patch({"op": "replace", "path": "id", "value": "x"}),
         _patch({"op": "replace", "path": "noSuchAttribute", "value": "x"}),
@@ -248,7 +270,7 @@ def test_an_entra_sync_and_an_okta_deactivation_match_scim2_models(start: str) -
     ],
 )
 def test_anything_else_is_left_to_scim2_models(payload: dict[str, Any]) -> None:
-    assert simple_assignments(payload) is None
+    assert simple_assignments(payload, USERS_URL) is None
 
 
 @pytest.mark.parametrize(
@@ -269,6 +291,6 @@ def test_entries_only_scim2_models_decides_are_left_to_it(emails: list[dict[str,
     payload = _patch(
         {"op": "replace", "path": 'emails[type eq "work"].value', "value": "c@example.com"}
     )
-    assignments = simple_assignments(payload)
+    assignments = simple_assignments(payload, USERS_URL)
     assert assignments is not None
     assert assign(data, assignments) is None  # the route applies it with scim2-models then
