@@ -126,16 +126,13 @@ def _entry_assignment(path: str, value: Any) -> EntryAssignment | None:
 def _manager_assignment(value: Any, users_url: str) -> Assignment | None:
     """Entra's `manager`: the manager's id, alone or as `{"value": id}`, given its `$ref`
     (`normalize_manager`). Only a user id: scim2-models checks any other value's `$ref`."""
-    manager = normalize_manager(value, users_url)
-    if not isinstance(manager, dict) or set(manager) != {"value", "$ref"}:
-        return None
+    if isinstance(value, dict) and set(value) == {"value"}:
+        value = value["value"]
     try:
-        UUID(manager["value"])
-    except (TypeError, ValueError):
+        an_id = str(UUID(value)) == value.lower()  # as written: not "urn:uuid:…", not "{…}"
+    except (TypeError, ValueError, AttributeError):
         return None
-    if isinstance(value, dict) and "$ref" in value:
-        return None
-    return (USER_ATTRIBUTES[MANAGER_PATH], manager)
+    return (USER_ATTRIBUTES[MANAGER_PATH], normalize_manager(value, users_url)) if an_id else None
 
 
 def simple_assignments(payload: dict[str, Any], users_url: str) -> list[Assignment] | None:

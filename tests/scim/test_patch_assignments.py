@@ -249,6 +249,8 @@ def test_an_entra_sync_and_an_okta_deactivation_match_scim2_models(start: str) -
         _patch({"op": "replace", "path": 'groups[type eq "direct"].display', "value": "x"}),
         _patch({"op": "remove", "path": 'phoneNumbers[type eq "work"].value'}),
         _patch({"op": "Add", "path": MANAGER, "value": "not-an-id"}),
+        _patch({"op": "Add", "path": MANAGER, "value": f"urn:uuid:{MANAGER_ID}"}),
+        _patch({"op": "Add", "path": MANAGER, "value": 7}),
         _patch({"op": "Add", "path": MANAGER, "value": ""}),
         _patch({"op": "Add", "path": MANAGER, "value": None}),
         _patch({"op": "Add", "path": MANAGER, "value": {"value": MANAGER_ID, "$ref": "x"}}),
