@@ -28,7 +28,7 @@ from bench.groups import groups
 from bench.listing import listing
 from bench.load import make_client
 from bench.peers import PEERS, SERVE, Serve, description
-from bench.pgstats import settle_after_sync
+from bench.pgstats import settle
 from bench.phases import ADMIN_URL, Bench, Options, Phase, PhaseFailed, lookup, sync, warm_up
 from bench.report import (
     load_average,
@@ -198,7 +198,7 @@ async def _drive(
                 summary = await _step(name, bench)
             summary.notes.append(f"phase took {time.monotonic() - started:,.1f} s")
             if name == "sync":
-                summary.notes.extend(await settle_after_sync(server.target.database_url))
+                summary.notes.extend(await settle(server.target.database_url))
             _info("\n".join([f"phase {name} done:", *phase_table(summary)]))
             summaries.append(summary)
         return summaries

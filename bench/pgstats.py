@@ -72,9 +72,18 @@ async def window(database_url: str | None) -> AsyncIterator[Window]:
     found.credential_updates = after_updates - updates
 
 
-async def settle_after_sync(database_url: str | None) -> list[str]:
-    """What a production server would have done by itself after a bulk load, done once before
-    the measured phases; the notes to record (none on SQLite).
+#: Why the run's database is settled after its sync (the default reason).
+AFTER_SYNC = "as autovacuum would have done during a sync"
+#: Why a phase that compares servers settles ours first: it has been through every write phase
+#: (at --quick, some 4,000 updates of 10,000 users), the other servers only through their
+#: sync, and this PostgreSQL keeps every dead row version of those phases (autovacuum off).
+AFTER_WRITES = "as autovacuum would have done during the write phases"
+
+
+async def settle(database_url: str | None, reason: str = AFTER_SYNC) -> list[str]:
+    """What a production server would have done by itself after a bulk load (or a run of
+    writes: `reason`), done before the phases that measure it; the notes to record (none on
+    SQLite).
 
     - VACUUM (ANALYZE), if the server runs without autovacuum (this machine's does:
       `autovacuum = off`): visibility maps and statistics as a production server keeps them.
@@ -95,16 +104,15 @@ async def settle_after_sync(database_url: str | None) -> list[str]:
             await conn.execute("VACUUM (ANALYZE)")
             notes.append(
                 "autovacuum is off on this PostgreSQL server: VACUUM (ANALYZE) of the run's"
-                " database after this phase, as autovacuum would have done during a sync"
-                f" ({clock() - started:,.1f} s)"
+                f" database, {reason} ({clock() - started:,.1f} s)"
             )
         started = clock()
         try:
             await conn.execute("CHECKPOINT")
         except asyncpg.InsufficientPrivilegeError:
-            notes.append("no CHECKPOINT after this phase: the benchmark's role may not")
+            notes.append("no CHECKPOINT: the benchmark's role may not")
         else:
-            notes.append(f"CHECKPOINT after this phase ({clock() - started:,.1f} s)")
+            notes.append(f"CHECKPOINT ({clock() - started:,.1f} s)")
     finally:
         await conn.close()
     return notes

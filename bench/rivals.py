@@ -8,14 +8,17 @@ measured the machine as much as the servers. Here, after our server's other phas
 start beside it, the sync phase seeds them with the same users, and every key operation goes
 to each server in turns (`measure_jobs_in_turns`: 8 rounds, the order reversed every other
 round), as the ceiling phase compares ours with its ceilings. Only the server whose turn it is
-gets requests; the others wait idle.
+gets requests; the others wait idle. Our database is settled first (`pgstats.settle`): it has
+been through every write phase, the peers' only through their sync, and this PostgreSQL runs
+without autovacuum, which a production server would have had clean up meanwhile.
 
 What each server is sent, alike (the same users by index, the same bodies):
 - sync: Entra's create flow (GET then POST) of `--lookups` users none of them has yet;
 - `userName eq` lookups, `co` and `sw` searches: each share repeated until `turn_seconds`;
-- PATCH (name.givenName, title), PUT and PATCH active false: each to its own distinct users,
-  with values no earlier phase wrote (our server writes nothing for a PATCH that changes
-  nothing), and none of the users the deprovision phase deactivated.
+- PATCH (name.givenName, title), Entra's PATCH of a work email, PUT and PATCH active false:
+  each to its own distinct users, with values no earlier phase wrote (our server writes
+  nothing for a PATCH that changes nothing), and none of the users the deprovision phase
+  deactivated.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 from bench.listing import CONTAINS, STARTS_WITH, contains, starts_with
 from bench.load import Client, Job, make_client
 from bench.peers import SERVE
-from bench.pgstats import settle_after_sync
+from bench.pgstats import AFTER_WRITES, settle
 from bench.phases import (
     LOOKUP_USER_NAME,
     ROUNDS,
@@ -117,7 +120,7 @@ async def _started(
     seeded = Bench(client, server.target, options)
     summary = await sync(seeded)
     # As for the run's own server (autovacuum is off here); peers have no database of ours.
-    summary.notes.extend(await settle_after_sync(server.target.database_url))
+    summary.notes.extend(await settle(server.target.database_url))
     notes = [f"{name}: {note}" for note in summary.notes]
     return Rival(name, client, {user.index: user for user in seeded.users}), notes
 
@@ -216,6 +219,7 @@ async def rivals(bench: Bench, log_dir: Path) -> PhaseSummary:
             rival, seeded = await _started(stack, peer, serve, bench.options)
             started.append(rival)
             notes += seeded
+        notes += [f"ours: {n}" for n in await settle(bench.target.database_url, AFTER_WRITES)]
         ops, more = await _drive(bench, started)
     order = [op_name(r.name, kind) for kind in KINDS for r in started]
     summaries = [ops[name].summary() for name in order if name in ops]
@@ -250,6 +254,10 @@ async def sizes(bench: Bench, engine: str, log_dir: Path) -> PhaseSummary:
         small, notes = await _started(
             stack, size_name(SMALL), serve, replace(bench.options, users=SMALL)
         )
+        notes += [
+            f"{large.name}: {note}"
+            for note in await settle(bench.target.database_url, AFTER_WRITES)
+        ]
         both = [large, small]
         shared = [user for user in bench.users if user.index in small.users]
         rng = bench.rng(9)
