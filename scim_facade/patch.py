@@ -158,7 +158,11 @@ def simple_assignments(payload: dict[str, Any], users_url: str) -> list[Assignme
         if path is not None:
             found.append(_assignment(path, value, users_url))
         elif isinstance(value, dict) and value:
-            found += (_assignment(key, item, users_url) for key, item in value.items())
+            # A key names an attribute, never a filter: scim2-models drops `emails[…].value`.
+            found += (
+                None if "[" in key else _assignment(key, item, users_url)
+                for key, item in value.items()
+            )
         else:
             return None
     return None if None in found else [a for a in found if a is not None]
