@@ -58,21 +58,28 @@ async def _create(client, scim_auth, count: int) -> None:
         assert (await client.post(USERS, json=body, headers=scim_auth)).status_code == 201
 
 
-async def test_lookups_use_the_unique_index_once_a_sync_has_grown_the_tenant(
-    client, scim_auth, acme, sql_log, engine_name, monkeypatch
-) -> None:
+@pytest.fixture
+async def grown_and_analyzed(client, scim_auth, acme, engine_name, monkeypatch) -> None:
+    """The tenant grown by `BULK` users behind the services' back, then 5 created through
+    SCIM (their token checks open the loop's reader first): the fifth starts the keeper's
+    ANALYZE, which has ended when the test begins."""
     monkeypatch.setattr(statistics, "FIRST", 5)
     monkeypatch.setattr(statistics, "STATISTICS", statistics.Statistics())
     monkeypatch.setattr("definewtf.services.users.STATISTICS", statistics.STATISTICS)
     await _bulk_users(engine_name, acme)
-    await _create(client, scim_auth, 5)  # the fifth creation starts an ANALYZE
+    await _create(client, scim_auth, 5)
     await statistics.STATISTICS.drain()
+
+
+async def test_lookups_use_the_unique_index_once_a_sync_has_grown_the_tenant(
+    client, scim_auth, sql_log, engine_name, grown_and_analyzed
+) -> None:
     plan = await _lookup_plan(client, scim_auth, sql_log, engine_name)
     assert "app_user_tenant_user_name_ci" in plan, plan
 
 
 async def test_searches_on_sqlite_plan_with_the_statistics_of_the_last_analyze(
-    client, scim_auth, acme, sql_log, engine_name, monkeypatch
+    client, scim_auth, sql_log, engine_name, grown_and_analyzed
 ) -> None:
     """SQLite loads a connection's statistics when the connection reads the schema, and an
     ANALYZE elsewhere does not change the schema. The reader that serves searches had been
@@ -82,12 +89,6 @@ async def test_searches_on_sqlite_plan_with_the_statistics_of_the_last_analyze(
     (0.33 ms). The plan asked of that same connection, as it serves the next search."""
     if engine_name != "sqlite":
         pytest.skip("PostgreSQL plans each statement with the catalog's statistics of the moment")
-    monkeypatch.setattr(statistics, "FIRST", 5)
-    monkeypatch.setattr(statistics, "STATISTICS", statistics.Statistics())
-    monkeypatch.setattr("definewtf.services.users.STATISTICS", statistics.STATISTICS)
-    await _bulk_users(engine_name, acme)
-    await _create(client, scim_auth, 5)  # their token checks open the reader; then an ANALYZE
-    await statistics.STATISTICS.drain()
     sql_log.clear()
     response = await client.get(USERS, params={"filter": 'userName co "u250"'}, headers=scim_auth)
     assert response.json()["totalResults"] == 11  # u250, u2500-u2509
