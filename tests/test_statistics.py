@@ -93,12 +93,35 @@ async def test_searches_on_sqlite_plan_with_the_statistics_of_the_last_analyze(
     response = await client.get(USERS, params={"filter": 'userName co "u250"'}, headers=scim_auth)
     assert response.json()["totalResults"] == 11  # u250, u2500-u2509
     (page,) = [sql for sql in sql_log if "MATCH" in sql]
-    engine = current_engine()
-    assert isinstance(engine, ReusingSQLiteEngine)
-    reader = engine._reader()  # the loop's own read connection, which served the search
-    plan = " ".join(row["detail"] for row in reader.execute(f"EXPLAIN QUERY PLAN {page}"))
+    plan = _reader_plan(page)
     assert "INTEGER PRIMARY KEY" in plan, plan
     assert "app_user_tenant_live_created_at" not in plan, plan
+
+
+async def test_a_whole_listing_on_sqlite_is_counted_in_its_index_once_analyzed(
+    client, scim_auth, sql_log, engine_name, grown_and_analyzed
+) -> None:
+    """Told by the statistics that `tenant = ?` names every user (one tenant), SQLite
+    counted a page's total by reading the whole table, attributes and all: 4.6 ms at 10,000
+    users against 0.7 ms in the (tenant, created_at, id) index of the visible users."""
+    if engine_name != "sqlite":
+        pytest.skip("PostgreSQL counts in an index by itself (index-only scan)")
+    sql_log.clear()
+    response = await client.get(USERS, params={"count": 100}, headers=scim_auth)
+    assert response.json()["totalResults"] == BULK + 5
+    (count,) = [sql for sql in sql_log if "COUNT(*)" in sql]
+    assert (
+        _reader_plan(count)
+        == "SEARCH app_user USING INDEX app_user_tenant_live_created_at (tenant=?)"
+    )
+
+
+def _reader_plan(sql: str) -> str:
+    """The plan of `sql` on the loop's own read connection, the one that serves requests."""
+    engine = current_engine()
+    assert isinstance(engine, ReusingSQLiteEngine)
+    rows = engine._reader().execute(f"EXPLAIN QUERY PLAN {sql}")
+    return " ".join(row["detail"] for row in rows)
 
 
 async def test_the_tables_are_analyzed_again_as_they_grow(

@@ -40,6 +40,7 @@ async def fetch_page(
     limit: int,
     extra: Extra = (),
     count_ahead: bool = False,
+    count_index: str | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """(exact total, rows of the page). Rows follow `sort`, then creation time and id, so the
     order is total and pages neither repeat nor skip a row.
@@ -47,11 +48,18 @@ async def fetch_page(
     `count_ahead`: the page is expected full (a whole tenant's listing), so its total is
     counted beside the read rather than after it, where the database can (PostgreSQL outside
     a transaction): an admin paging through 10,000 users waited for a 3 ms count after each
-    page's read."""
+    page's read.
+
+    `count_index`: on SQLite, the index the total is counted in, one that holds every row
+    `where` names. Once analyzed, a database of one tenant tells SQLite's planner that
+    `tenant = ?` names every row, and it counted by reading the whole table, attributes and
+    all: 4.6 ms at 10,000 users against 0.7 ms in the index (and the statistics of a server
+    restarted on its data are always there)."""
     if offset < 0 or not 0 <= limit <= MAX_PAGE_SIZE:
         raise Invalid("page out of range")
+    count = functools.partial(_count, table, where, count_index)
     if limit == 0:
-        return await _count(table, where), []
+        return await count(), []
     selected, json_columns = _select(table, tuple(columns), extra)
     order, order_args = _order_by(sort)
     if offset:
@@ -72,18 +80,22 @@ async def fetch_page(
             f"{selected} WHERE {{}} {order} LIMIT {{}}", where.querystring, *order_args, limit
         )
     if count_ahead and concurrent_reads():
-        total, rows = await asyncio.gather(_count(table, where), _rows(table, query, json_columns))
+        total, rows = await asyncio.gather(count(), _rows(table, query, json_columns))
         return total, rows
     rows = await _rows(table, query, json_columns)
     if len(rows) < limit and (rows or offset == 0):
         # The page ends before `limit`: it holds the last rows, so the total is known without
         # counting. A lookup (`userName eq …`: 0 or 1 row) is then one statement, not two.
         return offset + len(rows), rows
-    return await _count(table, where), rows
+    return await count(), rows
 
 
-async def _count(table: type[Table], where: Combinable) -> int:
-    rows = await fetch(f"SELECT COUNT(*) AS n FROM {_name(table)} WHERE {{}}", where.querystring)  # noqa: S608
+async def _count(table: type[Table], where: Combinable, index: str | None) -> int:
+    indexed = f" INDEXED BY {index}" if index is not None and is_sqlite() else ""
+    rows = await fetch(
+        f"SELECT COUNT(*) AS n FROM {_name(table)}{indexed} WHERE {{}}",  # noqa: S608
+        where.querystring,
+    )
     return int(rows[0]["n"])
 
 

@@ -153,6 +153,11 @@ def _groups(with_groups: bool) -> Extra:
     return (memberships_of_user(current_engine().engine_type),) if with_groups else ()
 
 
+#: The visible users of each tenant in page order (m0009): what `_visible` names, and nothing
+#: more.
+_LIVE_BY_CREATION = "app_user_tenant_live_created_at"
+
+
 def _visible(tenant_id: UUID) -> Combinable:
     """Rows of this tenant that SCIM and the API see: not soft-deleted."""
     return WhereRaw('"app_user"."tenant" = {} AND "app_user"."deleted_at" IS NULL', tenant_id)
@@ -421,6 +426,7 @@ async def list_users(
         limit=limit,
         extra=_groups(with_groups),
         count_ahead=criteria is None,
+        count_index=_LIVE_BY_CREATION if criteria is None else None,
     )
     return UserPage(total=total, items=[_record(row) for row in rows])
 
