@@ -47,9 +47,18 @@ async def _lookup_plan(client, scim_auth, sql_log, engine_name: str) -> str:
     response = await client.get(USERS, params={"filter": 'userName eq "u2500"'}, headers=scim_auth)
     assert response.json()["totalResults"] == 1
     (page,) = [sql for sql in sql_log if "user_name_ci" in sql]
-    explain = "EXPLAIN" if engine_name == "postgresql" else "EXPLAIN QUERY PLAN"
-    rows = await current_engine().run_ddl(f"{explain} {page}")
-    return " ".join(str(value) for row in rows for value in row.values())
+    return await _plan(page, engine_name)
+
+
+async def _plan(sql: str, engine_name: str) -> str:
+    """The plan of `sql`; on SQLite, on the loop's own read connection, the one that serves
+    requests (each connection plans with the statistics it has loaded)."""
+    engine = current_engine()
+    if engine_name == "postgresql":
+        rows = await engine.run_ddl(f"EXPLAIN {sql}")
+        return " ".join(str(value) for row in rows for value in row.values())
+    assert isinstance(engine, ReusingSQLiteEngine)
+    return " ".join(row["detail"] for row in engine._reader().execute(f"EXPLAIN QUERY PLAN {sql}"))
 
 
 async def _create(client, scim_auth, count: int) -> None:
@@ -93,7 +102,7 @@ async def test_searches_on_sqlite_plan_with_the_statistics_of_the_last_analyze(
     response = await client.get(USERS, params={"filter": 'userName co "u250"'}, headers=scim_auth)
     assert response.json()["totalResults"] == 11  # u250, u2500-u2509
     (page,) = [sql for sql in sql_log if "MATCH" in sql]
-    plan = _reader_plan(page)
+    plan = await _plan(page, engine_name)
     assert "INTEGER PRIMARY KEY" in plan, plan
     assert "app_user_tenant_live_created_at" not in plan, plan
 
@@ -111,17 +120,9 @@ async def test_a_whole_listing_on_sqlite_is_counted_in_its_index_once_analyzed(
     assert response.json()["totalResults"] == BULK + 5
     (count,) = [sql for sql in sql_log if "COUNT(*)" in sql]
     assert (
-        _reader_plan(count)
+        await _plan(count, engine_name)
         == "SEARCH app_user USING INDEX app_user_tenant_live_created_at (tenant=?)"
     )
-
-
-def _reader_plan(sql: str) -> str:
-    """The plan of `sql` on the loop's own read connection, the one that serves requests."""
-    engine = current_engine()
-    assert isinstance(engine, ReusingSQLiteEngine)
-    rows = engine._reader().execute(f"EXPLAIN QUERY PLAN {sql}")
-    return " ".join(row["detail"] for row in rows)
 
 
 async def test_the_tables_are_analyzed_again_as_they_grow(
