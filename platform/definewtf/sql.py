@@ -118,14 +118,18 @@ class SortKey:
 
     expression: QueryString
     descending: bool = False
+    #: False for a NOT NULL column. Its order is then the expression's alone, which an index
+    #: on it gives: the NULL test below, computed per row, kept both engines from the index,
+    #: and each page of `sortBy=userName` sorted the whole tenant.
+    nullable: bool = True
 
     def clauses(self) -> list[tuple[QueryString, bool]]:
         """(expression, ascending) pairs: NULLs last in both directions on both engines
         (SQLite sorts NULL first, PostgreSQL last), then the expression itself."""
-        return [
-            (QueryString("(({}) IS NULL)", self.expression), True),
-            (self.expression, not self.descending),
-        ]
+        ordered = (self.expression, not self.descending)
+        if not self.nullable:
+            return [ordered]
+        return [(QueryString("(({}) IS NULL)", self.expression), True), ordered]
 
 
 def column_expression(column: Column) -> QueryString:
