@@ -48,6 +48,8 @@ from graphql_api.types import (
     Tenant,
     User,
     connection,
+    event_cursor,
+    event_window,
     page_window,
 )
 
@@ -354,7 +356,13 @@ class Query:
         nodes = [User.of(record, grants.get(record.id)) for record in page.items]
         return connection(nodes, offset=offset, total=page.total)
 
-    @strawberry.field(description="The tenant's audit trail, newest first (admins).")
+    @strawberry.field(
+        description=(
+            "The tenant's audit trail, newest first (admins). A page goes on from the event"
+            " of `after`, however many events arrived since. Counted (`totalCount`) only if"
+            " asked for: the trail only grows."
+        )
+    )
     async def audit_events(
         self,
         info: Info[Any, Any],
@@ -363,7 +371,7 @@ class Query:
         filter: AuditEventFilter | None = None,
     ) -> Connection[AuditEvent]:
         context = ctx(info)
-        offset, limit = page_window(first, after)
+        offset, limit, key = event_window(first, after)
         query = audit.AuditQuery()
         if filter is not None:
             actor_id = None if filter.actor_id is None else _uuid(filter.actor_id, "Actor")
@@ -380,10 +388,19 @@ class Query:
             tenant_id=context.require_tenant().id,
             actor=context.require_actor(),
             query=query,
-            offset=offset,
+            offset=0 if key else offset,
             limit=limit,
+            after=key,
+            count=_selects(info, "totalCount"),
         )
-        return connection([AuditEvent.of(r) for r in page.items], offset=offset, total=page.total)
+        cursors = [
+            event_cursor(offset + i, audit.AuditKey(record.occurred_at, record.id))
+            for i, record in enumerate(page.items)
+        ]
+        nodes = [AuditEvent.of(record) for record in page.items]
+        return connection(
+            nodes, offset=offset, total=page.total, cursors=cursors, has_next=page.more
+        )
 
     @strawberry.field(description="Is the IdP provisioning? Its last calls and errors (admins).")
     async def scim_status(self, info: Info[Any, Any]) -> ScimStatus:

