@@ -55,12 +55,13 @@ from definewtf.registry import (
 )
 from definewtf.sql import (
     SortKey,
+    bound_like,
     column_expression,
     compare,
-    escape_like,
     is_not_true,
     like,
     like_exact,
+    like_pattern,
 )
 from definewtf.text import fold, is_storable
 from scim_facade.requests import ListQuery
@@ -422,11 +423,8 @@ class UserFilterCompiler(FilterCompiler):
         if op == CompareOperator.eq:
             return QueryString(f"v.sub = {{}} AND {column} = {{}}", spec.sub, operand)
         if op in _LIKE:
-            pattern = escape_like(operand)
-            pattern = {"co": f"%{pattern}%", "sw": f"{pattern}%", "ew": f"%{pattern}"}[op.value]
-            condition = QueryString(
-                f"v.sub = {{}} AND {column} LIKE {{}} ESCAPE '\\'", spec.sub, pattern
-            )
+            pattern = like_pattern(op.value, operand)  # type: ignore[arg-type]
+            condition = QueryString(f"v.sub = {{}} AND {column} {bound_like()}", spec.sub, pattern)
             if spec.case_exact:  # SQLite's LIKE ignores ASCII case: settle it exactly
                 condition = QueryString("{} AND {}", condition, _exact_match(op, operand))
             return condition

@@ -11,6 +11,7 @@ from piccolo.custom_types import Combinable
 from piccolo.querystring import QueryString
 
 from definewtf import trigrams
+from definewtf.db import is_sqlite
 
 
 def is_not_true(inner: Combinable) -> Combinable:
@@ -37,6 +38,28 @@ def escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+#: A bound LIKE pattern (`{}`), with `\\` as the escape (`escape_like`).
+_LIKE = "LIKE {} ESCAPE '\\'"
+#: The same on SQLite, where a bare bound pattern is a candidate for SQLite's LIKE
+#: optimization: planning looks at each value bound, so binding a new pattern expires the
+#: prepared statement and its next run prepares it again (parse and plan). The optimization
+#: never applies to our columns (BINARY collation, and LIKE ignores case), and an expression
+#: is no candidate.
+_SQLITE_LIKE = "LIKE ('' || {}) ESCAPE '\\'"
+
+
+def bound_like() -> str:
+    """`LIKE {} ESCAPE '\\'` for this engine, the pattern a bound parameter."""
+    return _SQLITE_LIKE if is_sqlite() else _LIKE
+
+
+def like_pattern(kind: Literal["co", "sw", "ew"], value: str) -> str:
+    """The LIKE pattern of a substring / prefix / suffix search for `value` (its wildcards
+    literal)."""
+    escaped = escape_like(value)
+    return {"co": f"%{escaped}%", "sw": f"{escaped}%", "ew": f"%{escaped}"}[kind]
+
+
 def like(column: Column, kind: Literal["co", "sw", "ew"], value: str) -> Combinable:
     """Substring / prefix / suffix match of a stored value, with the value's wildcards literal.
 
@@ -47,16 +70,14 @@ def like(column: Column, kind: Literal["co", "sw", "ew"], value: str) -> Combina
     Index: the match is narrowed to the rows a trigram index names, where the column has one
     and no btree answers it better (`definewtf.trigrams`).
     """
-    escaped = escape_like(value)
-    pattern = {"co": f"%{escaped}%", "sw": f"{escaped}%", "ew": f"%{escaped}"}[kind]
     name = column._meta.get_full_name(with_alias=False)
     # GLOB-free, ESCAPE-explicit LIKE; on SQLite LIKE is case-insensitive for ASCII, which is
     # harmless on folded columns and wrong on case-exact ones, hence the extra equality of
     # substr() for case-exact matching in `like_exact`.
-    match = WhereRaw(f"{name} LIKE {{}} ESCAPE '\\'", pattern)
+    match = WhereRaw(f"{name} {bound_like()}", like_pattern(kind, value))
     if kind == "sw" and trigrams.prefix_indexed(column):
         return prefix_range(column, value) & match
-    narrowed = trigrams.candidates(column, kind, value, escaped)
+    narrowed = trigrams.candidates(column, kind, value, escape_like(value))
     return match if narrowed is None else narrowed & match
 
 
