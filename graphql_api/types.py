@@ -340,11 +340,6 @@ def _encoded(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode()
 
 
-def decode_cursor(cursor: str) -> int | None:
-    decoded = _decoded(cursor)
-    return decoded[0] if decoded is not None and decoded[1] is None else None
-
-
 def _decoded(cursor: str) -> tuple[int, audit.AuditKey | None] | None:
     """(offset, the event's place for an event cursor), or None if `cursor` is neither."""
     try:
