@@ -233,8 +233,8 @@ class FilterCompiler(FilterVisitor[Combinable]):
         except InvalidFilterException as exc:
             raise InvalidValueException(detail=f"cannot sort by {sort_by!r}") from exc
         if spec.column is not None:
-            nullable = bool(spec.column._meta.null)
-            return SortKey(column_expression(spec.column), descending, nullable=nullable)
+            expression = column_expression(spec.column)
+            return SortKey(expression, descending, nullable=not spec.never_null)
         return SortKey(self._value_sort(spec, sort_by), descending)
 
     def _spec(self, path: AttrPath) -> AttributeSpec:

@@ -127,25 +127,33 @@ async def test_a_whole_listing_on_sqlite_is_counted_in_its_index_once_analyzed(
 
 
 @pytest.mark.parametrize("order", ["ascending", "descending"])
-async def test_a_listing_sorted_by_user_name_walks_the_user_name_index(
-    client, scim_auth, sql_log, engine_name, grown_and_analyzed, order
+@pytest.mark.parametrize(
+    ("sort_by", "index", "value"),
+    [
+        ("userName", "app_user_tenant_user_name_ci", lambda user: user["userName"].lower()),
+        ("meta.created", "app_user_tenant_live_created_at", lambda user: user["meta"]["created"]),
+    ],
+)
+async def test_a_listing_sorted_by_a_column_never_null_walks_its_index(
+    client, scim_auth, sql_log, engine_name, grown_and_analyzed, order, sort_by, index, value
 ) -> None:
     """`sortBy=userName` ordered by `(user_name_ci IS NULL), user_name_ci`: the NULL test,
     computed per row, kept both engines from the (tenant, user_name_ci) index, and every page
     sorted the whole tenant (17.9 ms against 6.0 ms for a page in creation order at 10,000
     users on PostgreSQL; 22 ms against 0.06 ms for SQLite's page query at 100,000). A column
-    that is never NULL has no NULLs to put last."""
+    that is never NULL has no NULLs to put last; nor has the creation time, which every
+    write sets (92 ms for `sortBy=meta.created` at 100,000 users, 14 ms in creation order)."""
     sql_log.clear()
-    params = {"count": 100, "sortBy": "userName", "sortOrder": order}
+    params = {"count": 100, "sortBy": sort_by, "sortOrder": order}
     response = await client.get(USERS, params=params, headers=scim_auth)
-    names = [user["userName"] for user in response.json()["Resources"]]
-    assert names == sorted(names, key=str.lower, reverse=order == "descending")
+    values = [value(user) for user in response.json()["Resources"]]
+    assert values == sorted(values, reverse=order == "descending")
     (page,) = [sql for sql in sql_log if "ORDER BY" in sql and "LIMIT" in sql]
     plan = await _plan(page, engine_name)
-    assert "app_user_tenant_user_name_ci" in plan, plan
+    assert index in plan, plan
     assert "TEMP B-TREE FOR ORDER BY" not in plan, plan  # SQLite: no sort of the rows read
     # PostgreSQL: no Sort node (an Incremental Sort of the index's order is fine: it orders
-    # rows of one userName, of which there is one).
+    # rows of one value, of which there are few).
     assert not re.search(r"(?<!Incremental )Sort  \(cost", plan), plan
 
 

@@ -70,6 +70,10 @@ class AttributeSpec:
     #: with no canonical values and no reference type, in a readWrite attribute whose `type`
     #: has canonical values.
     entry_settable: bool = False
+    #: The column is never NULL: declared NOT NULL, or written with every row (the creation
+    #: and modification times, which every write sets and the records type as datetime).
+    #: Its sort key has no NULLs to put last (`definewtf.sql.SortKey`).
+    never_null: bool = False
 
     @property
     def indexed(self) -> bool:
@@ -159,7 +163,12 @@ def _column_spec(key: str, kind: Kind, column: Column, case_exact: bool) -> Attr
         multi_valued=False,
         case_exact=case_exact,
         column=column,
+        never_null=not column._meta.null or key in _WRITTEN_WITH_EVERY_ROW,
     )
+
+
+#: Columns that allow NULL but that every write sets (see `AttributeSpec.never_null`).
+_WRITTEN_WITH_EVERY_ROW = frozenset({"meta.created", "meta.lastmodified"})
 
 
 def _column_backed() -> dict[str, AttributeSpec]:

@@ -139,9 +139,9 @@ class SortKey:
 
     expression: QueryString
     descending: bool = False
-    #: False for a NOT NULL column. Its order is then the expression's alone, which an index
-    #: on it gives: the NULL test below, computed per row, kept both engines from the index,
-    #: and each page of `sortBy=userName` sorted the whole tenant.
+    #: False for a column that is never NULL. Its order is then the expression's alone, which
+    #: an index on it gives: the NULL test below, computed per row, kept both engines from the
+    #: index, and each page of `sortBy=userName` sorted the whole tenant.
     nullable: bool = True
 
     def clauses(self) -> list[tuple[QueryString, bool]]:
