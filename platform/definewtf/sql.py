@@ -1,4 +1,5 @@
-"""SQL pieces Piccolo lacks, identical on SQLite and PostgreSQL (STACK_NOTES.md)."""
+"""SQL pieces Piccolo lacks, identical on SQLite and PostgreSQL (STACK_NOTES.md) except where
+an engine needs its own form (`bound_like`, `definewtf.trigrams`)."""
 
 from __future__ import annotations
 
