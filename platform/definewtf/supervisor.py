@@ -38,7 +38,7 @@ UVICORN_OPTIONS: dict[str, Any] = {
     "access_log": False,
     "lifespan": "on",
     "loop": "uvloop",
-    "http": "httptools",
+    "http": "definewtf.http_writes:CoalescingHttpToolsProtocol",
 }
 
 #: A worker that exits sooner than this after its start exited "at startup"…
