@@ -71,13 +71,15 @@ def like(column: Column, kind: Literal["co", "sw", "ew"], value: str) -> Combina
     Index: the match is narrowed to the rows a trigram index names, where the column has one
     and no btree answers it better (`definewtf.trigrams`).
     """
+    if kind == "sw" and trigrams.prefix_indexed(column):
+        # In code point order the range holds exactly the values that begin with `value`: a
+        # LIKE beside it decided nothing, and PostgreSQL estimated its pattern at every bind.
+        return prefix_range(column, value)
     name = column._meta.get_full_name(with_alias=False)
     # GLOB-free, ESCAPE-explicit LIKE; on SQLite LIKE is case-insensitive for ASCII, which is
     # harmless on folded columns and wrong on case-exact ones, hence the extra equality of
     # substr() for case-exact matching in `like_exact`.
     match = WhereRaw(f"{name} {bound_like()}", like_pattern(kind, value))
-    if kind == "sw" and trigrams.prefix_indexed(column):
-        return prefix_range(column, value) & match
     narrowed = trigrams.candidates(column, kind, value, escape_like(value))
     return match if narrowed is None else narrowed & match
 

@@ -102,6 +102,26 @@ async def test_substring_searches_use_the_trigram_index_on_postgresql(
         assert condition in plan, (expression, plan)
 
 
+async def test_a_prefix_search_is_its_range_alone_on_postgresql(
+    client, acme: TenantRecord, scim_auth, sql_log, engine_name
+) -> None:
+    """In the byte-ordered btree the range of `userName sw "…"` holds exactly the names with
+    the prefix: a LIKE beside it filtered nothing, and PostgreSQL estimated its pattern each
+    time it planned the search (every bind: the generic plan of a range costs more)."""
+    if engine_name != "postgresql":
+        pytest.skip("the plan's filter is PostgreSQL's EXPLAIN")
+    sql_log.clear()
+    response = await client.get(
+        "/api/scim/Users", params={"filter": 'userName sw "u1234@"'}, headers=scim_auth
+    )
+    assert response.status_code == 200, response.text
+    (page,) = [sql for sql in sql_log if "user_name_ci" in sql]
+    rows = await current_engine().run_ddl(f"EXPLAIN {page}")
+    plan = "\n".join(row["QUERY PLAN"] for row in rows)
+    assert "user_name_ci >= 'u1234@'" in plan, plan
+    assert "~~" not in plan, plan
+
+
 async def test_an_external_id_lookup_uses_its_index_without_statistics(
     client, scim_auth, sql_log, engine_name
 ) -> None:

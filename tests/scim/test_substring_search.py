@@ -352,6 +352,7 @@ async def test_searches_on_sqlite_keep_their_prepared_statements(
     searches = reader.execute(
         "SELECT sql, reprep FROM sqlite_stmt WHERE sql LIKE '% LIKE %' AND run > 1"
     ).fetchall()
-    # co and ew of userName share a statement, as do the two value filters: five in all.
-    assert len(searches) >= 5, searches
+    # co and ew of userName share a statement, as do the two value filters, and userName sw
+    # is a range without LIKE: four in all.
+    assert len(searches) >= 4, searches
     assert [row for row in searches if row["reprep"]] == [], searches
