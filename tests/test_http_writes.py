@@ -18,7 +18,7 @@ import uvloop
 from litestar import Litestar, get
 from litestar.response import Stream
 
-from definewtf.http_writes import FLUSH_AT, CoalescingHttpToolsProtocol
+from definewtf.http_writes import FLUSH_AT, CoalescingHttpToolsProtocol, CoalescingTransport
 from definewtf.supervisor import UVICORN_OPTIONS
 
 #: A streamed body well past `FLUSH_AT`, in small chunks.
@@ -150,3 +150,34 @@ def test_an_answer_before_closing_reaches_the_client() -> None:
         writer.close()
 
     _serve(CoalescingHttpToolsProtocol, client)
+
+
+def test_what_was_written_for_a_client_gone_before_the_end_of_the_turn_is_dropped() -> None:
+    """The client disconnects in the turn the answer is written: by the end of the turn
+    uvloop has closed the handle, and refuses writes to it. The pending bytes must not reach
+    it as an error in the loop."""
+    errors: list[dict[str, Any]] = []
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _, context: errors.append(context))
+        accepted: list[asyncio.StreamWriter] = []
+        server = await asyncio.start_server(lambda _, w: accepted.append(w), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        transport, _ = await asyncio.get_running_loop().create_connection(
+            asyncio.Protocol, "127.0.0.1", port
+        )
+        coalescing = CoalescingTransport(transport, asyncio.get_running_loop())
+        # The transport closes (uvloop saw the client go) before uvicorn is told
+        # (connection_lost comes in a later turn), and an answer is written meanwhile.
+        transport.abort()
+        coalescing.write(b"an answer nobody will read")
+        for _ in range(3):
+            await asyncio.sleep(0)
+        coalescing.close()  # uvicorn closes the transport of a lost connection too
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+    uvloop.run(main())
+    assert errors == []

@@ -58,13 +58,16 @@ class CoalescingTransport(asyncio.Transport):
         self.flush()
 
     def flush(self) -> None:
-        """Pass what was written so far on to the transport, as one write."""
+        """Pass what was written so far on to the transport, as one write. Nothing goes to a
+        transport already closing: the client went away before the end of the turn (uvloop
+        refuses a write to a closed handle, and uvicorn writes nothing once disconnected)."""
         if not self._pending:
             return
         pending = self._pending
-        data = pending[0] if len(pending) == 1 else b"".join(pending)
         self._pending, self._pending_size = [], 0
-        self._transport.write(data)
+        if self._transport.is_closing():
+            return
+        self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def close(self) -> None:
         # The answer written just before closing (an error, a response without keep-alive)
