@@ -133,3 +133,23 @@ async def test_unknown_attributes_survive_a_patch(client, scim_auth) -> None:
     assert patched["customField"] == "kept as sent"
     assert patched[ENTERPRISE]["manager"]["value"] == "26118915-6090-4610-87e4-49d8ca9f808d"
     assert patched["urn:example:params:scim:schemas:extension:acme:2.0:User"] == {"badge": "A-17"}
+
+
+async def test_locations_follow_the_scheme_the_client_reached(client, scim_auth) -> None:
+    """Behind a TLS-terminating proxy (uvicorn takes the scheme from X-Forwarded-Proto) the
+    resource's `meta.location` and the `Location` header are https."""
+    for scheme in ("http", "https"):
+        body = {"schemas": [CORE], "userName": f"{scheme}@example.com"}
+        created = await client.post(
+            f"{scheme}://acme.localhost{USERS}", json=body, headers=scim_auth
+        )
+        assert created.status_code == 201, created.text
+        location = f"{scheme}://acme.localhost{USERS}/{created.json()['id']}"
+        assert created.headers["location"] == location
+        assert created.json()["meta"]["location"] == location
+        listed = await client.get(
+            f"{scheme}://acme.localhost{USERS}",
+            params={"filter": f'userName eq "{scheme}@example.com"'},
+            headers=scim_auth,
+        )
+        assert listed.json()["Resources"][0]["meta"]["location"] == location
