@@ -132,9 +132,22 @@ class Metrics:
             registry=registry,
         )
 
+        #: Each (route, method, status, tenant)'s counter and histogram: `labels()` checks
+        #: and converts its values and takes a lock on every call, for the same few children.
+        self._children: dict[tuple[str, str, int, str], tuple[Counter, Histogram]] = {}
+
     def observe(self, route: str, method: str, status: int, tenant: str, seconds: float) -> None:
-        self.requests.labels(route, method, str(status), tenant).inc()
-        self.latency.labels(route, method, tenant).observe(seconds)
+        key = (route, method, status, tenant)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(route, method, str(status), tenant),
+                self.latency.labels(route, method, tenant),
+            )
+            self._children[key] = children
+        requests, latency = children
+        requests.inc()
+        latency.observe(seconds)
 
     def exposition(self) -> bytes:
         if self.multiprocess:
