@@ -134,7 +134,6 @@ def test_a_long_streamed_body_goes_out_whole_without_waiting_for_its_end() -> No
     _serve(_counted(CoalescingHttpToolsProtocol, writes), client)
     # Nothing waits past FLUSH_AT (plus the chunk that crossed it, and its framing).
     assert max(writes) < FLUSH_AT + 2 * len(CHUNK)
-    assert len(writes) >= CHUNKS * len(CHUNK) // (FLUSH_AT + 2 * len(CHUNK))
 
 
 def test_an_answer_before_closing_reaches_the_client() -> None:

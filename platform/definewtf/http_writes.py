@@ -7,11 +7,11 @@ and event loop also wake for. py-spy put those two writes at 11% of a worker's s
 during substring searches (they are the system calls themselves, not Python).
 
 `CoalescingHttpToolsProtocol` is uvicorn's protocol on a transport that gathers the writes
-of one event loop turn and passes them on together at the end of that turn. The head and
-body of a response are sent in the same turn (the ASGI app awaits nothing between them
-that suspends), so they go out as one. A long streamed body is not held back: the
-gathered bytes go out as soon as they pass `FLUSH_AT`, and every write still goes out in
-the turn it was made in.
+of one event loop turn and passes them on together from a callback queued behind them, so
+before the loop next waits for the network. The head and body of a response are written in
+the same turn (the ASGI app awaits nothing between them that suspends), so they go out as
+one. A long streamed body is not held back: the gathered bytes go out as soon as they pass
+`FLUSH_AT`.
 """
 
 from __future__ import annotations
