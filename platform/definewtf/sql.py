@@ -68,8 +68,9 @@ def like(column: Column, kind: Literal["co", "sw", "ew"], value: str) -> Combina
     SQLite's LIKE is ASCII-case-insensitive by default, so `case_sensitive_like` must not be
     relied on; callers fold both sides.
 
-    Index: the match is narrowed to the rows a trigram index names, where the column has one
-    and no btree answers it better (`definewtf.trigrams`).
+    Index: a prefix of a column kept in code point order is its btree range alone
+    (`prefix_range`); otherwise the match is narrowed to the rows a trigram index names,
+    where the column has one (`definewtf.trigrams`).
     """
     if kind == "sw" and trigrams.prefix_indexed(column):
         # In code point order the range holds exactly the values that begin with `value`: a
@@ -90,8 +91,8 @@ def prefix_range(column: Column, prefix: str) -> Combinable:
     SQLite uses no index for a LIKE on a BINARY column unless `case_sensitive_like` is on, so
     a prefix search went through the FTS5 trigram table, where a prefix shared by many users
     names them all: as a range it reads the (tenant, column) btree, 240 -> 480-540 searches
-    a second on one worker (5,000 users). PostgreSQL derived the same range from the LIKE
-    already; it still plans the statement for each pattern (bind 0.37 ms, execute 0.17).
+    a second on one worker (5,000 users). PostgreSQL derived the same range from a LIKE; it
+    still plans the statement for each prefix (bind 0.37 ms, execute 0.17).
     """
     name = qualified(column)
     upper = prefix_successor(prefix)
