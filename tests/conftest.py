@@ -22,6 +22,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,6 +32,7 @@ import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from litestar import Litestar
+from piccolo.querystring import QueryString
 
 from definewtf import statistics
 from definewtf.app import create_app
@@ -210,17 +212,25 @@ _GENERATED = {
 @pytest.fixture
 def many_acme_users(acme: TenantRecord, engine_name: str) -> Callable[[int], Awaitable[None]]:
     """Writes `count` bare users of acme (userName and primary email `u<i>@x.test`) in one
-    statement: a real tenant's size, quicker than through the services."""
+    statement: a real tenant's size, quicker than through the services. `title`: each of
+    them has this title too, searchable (a `user_value` row each)."""
     new_id, now = _GENERATED[engine_name]
 
-    async def insert(count: int) -> None:
-        await current_engine().run_ddl(
+    async def insert(count: int, title: str | None = None) -> None:
+        engine = current_engine()
+        await engine.run_ddl(
             f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count:d}) "  # noqa: S608
             "INSERT INTO app_user (id, tenant, user_name, user_name_ci, email, email_ci, "
             "active, version, attributes, created_at, updated_at) "
             f"SELECT {new_id}, '{acme.id}', 'u' || i || '@x.test', 'u' || i || '@x.test', "
             f"'u' || i || '@x.test', 'u' || i || '@x.test', true, 1, '{{}}', {now}, {now} FROM n"
         )
+        if title is not None:
+            await engine.run_ddl(
+                'INSERT INTO user_value (id, tenant, "user", attr, entry, sub, value, value_ci) '  # noqa: S608
+                f"SELECT {new_id}, tenant, id, 'title', 0, '', '{title}', '{title.lower()}' "
+                f"FROM app_user WHERE tenant = '{acme.id}' AND user_name LIKE 'u%@x.test'"
+            )
 
     return insert
 
@@ -380,16 +390,27 @@ async def seeded(client: httpx.AsyncClient, scim_auth: dict[str, str]) -> dict[s
     return {"Users": user.json()["id"], "Groups": group.json()["id"]}
 
 
+@dataclass(frozen=True)
+class _Observed:
+    """The statements the app ran, as SQL text (arguments rendered in) and as run."""
+
+    sql: list[str] = field(default_factory=list)
+    statements: list[QueryString] = field(default_factory=list)
+
+    def add(self, statement: QueryString) -> None:
+        self.sql.append(str(statement))
+        self.statements.append(statement)
+
+
 @pytest.fixture
-def sql_log(app: Litestar, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The SQL of every statement the app runs from now on, appended as it runs."""
+def _observed(app: Litestar, monkeypatch: pytest.MonkeyPatch) -> _Observed:
     engine = current_engine()
     original = type(engine).run_querystring
-    seen: list[str] = []
+    seen = _Observed()
 
     async def observed(self, querystring, *args, **kwargs):  # type: ignore[no-untyped-def]
         if self is engine:
-            seen.append(str(querystring))
+            seen.add(querystring)
         return await original(self, querystring, *args, **kwargs)
 
     monkeypatch.setattr(type(engine), "run_querystring", observed)
@@ -398,11 +419,24 @@ def sql_log(app: Litestar, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
         async def observed_write(self, first, rest):  # type: ignore[no-untyped-def]
             if self is engine:
-                seen.extend(str(statement) for statement in (first, *rest))
+                for statement in (first, *rest):
+                    seen.add(statement)
             return await original_write(self, first, rest)
 
         monkeypatch.setattr(ReusingSQLiteEngine, "write_at_once", observed_write)
     return seen
+
+
+@pytest.fixture
+def sql_log(_observed: _Observed) -> list[str]:
+    """The SQL of every statement the app runs from now on, appended as it runs."""
+    return _observed.sql
+
+
+@pytest.fixture
+def statement_log(_observed: _Observed) -> list[QueryString]:
+    """Every statement the app runs from now on, as run: its text and arguments apart."""
+    return _observed.statements
 
 
 @pytest.fixture(autouse=True)
