@@ -233,6 +233,11 @@ class FilterCompiler(FilterVisitor[Combinable]):
         self.tenant_id = tenant_id
         self.registry = self.REGISTRY
         self._aliases = itertools.count()
+        #: The filter compiled has a substring, prefix or suffix search (`co`, `sw`, `ew`):
+        #: a statement to plan once (`definewtf.db.planned_once`), whose plan a pattern's
+        #: value never changes (a trigram index or a btree range), and which PostgreSQL
+        #: would otherwise plan at every bind.
+        self.searches_patterns = False
 
     def compile(self, expression: str) -> Combinable:
         return self.visit(parse_filter(expression))
@@ -300,6 +305,7 @@ class FilterCompiler(FilterVisitor[Combinable]):
         return self._owner_in(self._rows(spec.attr, self._present_condition(spec), pairs=False))
 
     def visit_comparison(self, node: Comparison) -> Combinable:
+        self.searches_patterns |= node.op in _LIKE
         spec = self._spec(node.attr_path)
         if spec.column is not None:
             return self._column_comparison(spec, node.op, node.value)

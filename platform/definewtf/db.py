@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import sqlite3
 import string
@@ -369,11 +370,57 @@ class _ReusingTransaction(SQLiteTransaction):
         return exception is None
 
 
+#: Connections that plan a prepared statement once and run that plan whatever is bound.
+#: Left to choose ("auto"), PostgreSQL plans a statement again at each bind while its
+#: generic plan is estimated dearer than the plans made for the values seen: a `userName
+#: sw` / `co` page (a range or a pattern, whose generic estimate is 0.5% of the tenant) was
+#: planned at every search, its correlated groups subquery included: 240 us a statement
+#: against 133 us with its plan kept (10,000 users). Not for every statement: a page's
+#: `LIMIT $n` planned without its value is taken for a tenth of the rows, and at 100,000
+#: users the generic plan of a whole listing sorted the tenant (first page 5 -> 9 ms,
+#: GraphQL pages 6 -> 34 ms, when every connection planned once).
+_PLANNED_ONCE_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
+_planned_once: contextvars.ContextVar[bool] = contextvars.ContextVar("planned_once", default=False)
+
+
+@contextmanager
+def planned_once() -> Iterator[None]:
+    """Statements run inside (outside a transaction) go to connections that plan each
+    statement once (PostgreSQL; nothing changes on SQLite, which plans at prepare)."""
+    token = _planned_once.set(True)
+    try:
+        yield
+    finally:
+        _planned_once.reset(token)
+
+
 class CompilingPostgresEngine(PostgresEngine):
     """Piccolo's PostgreSQL engine, compiling a statement with `compile_querystring`: Piccolo
     splits every template of a statement's tree with `string.Formatter` on every run, a
     tenth of a PATCH's server CPU (py-spy); ours are the same few templates again and again.
-    Otherwise the same: the transaction's connection, else one of the pool's."""
+    Otherwise the same: the transaction's connection, else one of the pool's, or of the
+    pool that plans once inside `planned_once()`."""
+
+    __slots__ = ("planned_once_pool",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.planned_once_pool: asyncpg.Pool | None = None
+
+    async def start_pools(self, **options: Any) -> None:
+        await self.start_connection_pool(**options)
+        self.planned_once_pool = await asyncpg.create_pool(
+            **self.config,
+            **{**options, "min_size": 1, "max_size": options["max_size"] // 2},
+            server_settings=_PLANNED_ONCE_SETTINGS,
+        )
+
+    async def close_pools(self) -> None:
+        if self.planned_once_pool is not None:
+            await self.planned_once_pool.close()
+            self.planned_once_pool = None
+        if self.pool is not None:
+            await self.close_connection_pool()
 
     async def run_querystring(self, querystring: QueryString, in_pool: bool = True) -> Any:
         if self.log_queries or querystring._frozen_compiled_strings is not None:
@@ -382,6 +429,9 @@ class CompilingPostgresEngine(PostgresEngine):
         transaction = self.current_transaction.get()
         if transaction:
             return await transaction.connection.fetch(query, *args)
+        if in_pool and self.planned_once_pool is not None and _planned_once.get():
+            async with self.planned_once_pool.acquire() as connection:
+                return await connection.fetch(query, *args)
         if in_pool and self.pool:
             return await self._run_in_pool(query, args)
         return await self._run_in_new_connection(query, args)
@@ -419,19 +469,6 @@ def compile_querystring(
     return "".join(parts), args
 
 
-#: Every connection of ours plans a prepared statement once and runs that plan for every
-#: value bound to it. Left to choose ("auto"), PostgreSQL plans a statement again at each
-#: bind whenever its generic plan is estimated dearer than the plans made for the values
-#: seen: a `userName sw` / `co` page (a range or a pattern, whose generic estimate is 0.5% of
-#: the tenant) was planned at every search, its correlated groups subquery included: 240 us
-#: a statement against 133 us with its plan kept (10,000 users). Every statement of ours is
-#: led by the tenant and served by an index that begins with it, so the plan made without
-#: the values is the one made with them; the exception is a search whose values match most
-#: of the tenant (`sw "u"`): its page sorts every match rather than stopping at the first
-#: hundred in creation order (bounded by the tenant, like the count it needs anyway).
-POSTGRES_SESSION_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
-
-
 def engine_from_url(url: str) -> Engine[Any]:
     """Build a Piccolo engine: `sqlite:///relative/path`, `sqlite:////abs/path`, or
     `postgresql://user[:password]@host[:port]/dbname`."""
@@ -453,7 +490,6 @@ def engine_from_url(url: str) -> Engine[Any]:
         }
         if parts.password:
             config["password"] = unquote(parts.password)
-        config["server_settings"] = dict(POSTGRES_SESSION_SETTINGS)
         return CompilingPostgresEngine(config=config)
     raise ValueError(f"unsupported DATABASE_URL scheme {scheme!r} (use sqlite or postgresql)")
 
@@ -502,19 +538,16 @@ class Database:
     async def start(self) -> None:
         """Bind the tables and open connections; fail loudly if the database is unreachable."""
         self.bind()
-        if isinstance(self.engine, PostgresEngine):
-            await self.engine.start_connection_pool(
-                min_size=2, max_size=20, reset=_release_connection
-            )
+        if isinstance(self.engine, CompilingPostgresEngine):
+            await self.engine.start_pools(min_size=2, max_size=20, reset=_release_connection)
         else:
             await self.engine.run_ddl("PRAGMA journal_mode=WAL")
         await self.ping()
 
     async def stop(self) -> None:
         """Close every connection the engine holds (also after queries run without start())."""
-        if isinstance(self.engine, PostgresEngine):
-            if self.engine.pool is not None:
-                await self.engine.close_connection_pool()
+        if isinstance(self.engine, CompilingPostgresEngine):
+            await self.engine.close_pools()
         elif isinstance(self.engine, ReusingSQLiteEngine):
             await self.engine.close_idle()
 

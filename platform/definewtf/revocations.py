@@ -157,7 +157,6 @@ class RevocationFeed:
         return self._connected and time.monotonic() - self._last_beat < STALE_AFTER_S
 
     async def _listen_forever(self, config: dict[str, Any]) -> None:
-        settings = config.pop("server_settings", {})
         delay = 0.1
         while True:
             try:
@@ -165,7 +164,7 @@ class RevocationFeed:
                     **config,
                     timeout=RECONNECT_MAX_S,
                     # Named, so that an operator sees (and tests find) each process's listener.
-                    server_settings={**settings, "application_name": APPLICATION_NAME},
+                    server_settings={"application_name": APPLICATION_NAME},
                 )
             except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
                 log.warning("revocation feed cannot connect (%s); retrying in %.1f s", exc, delay)

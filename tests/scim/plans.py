@@ -9,7 +9,7 @@ from definewtf.db import compile_querystring, current_engine
 
 async def generic_plan(statement: QueryString) -> str:
     """PostgreSQL's EXPLAIN of its plan for `statement` made without the values bound: the
-    plan every connection of ours runs (`definewtf.db.POSTGRES_SESSION_SETTINGS`)."""
+    plan a connection that plans once runs (`definewtf.db.planned_once`)."""
     sql, args = compile_querystring(statement)
     engine = current_engine()
     async with engine.transaction():

@@ -116,7 +116,9 @@ async def test_a_search_is_planned_once_per_connection_on_postgresql(
     """The generic plan of a range (`sw`) or a pattern (`co`) is estimated at 0.5% of the
     tenant, dearer than a plan made for the values bound, so PostgreSQL left to choose planned
     each search's page, its groups subquery included, at every search: most of its time per
-    search. A connection of ours plans a statement once (`POSTGRES_SESSION_SETTINGS`)."""
+    search. A search now runs on connections that plan a statement once
+    (`definewtf.db.planned_once`); a whole listing is still planned for its page's size
+    (its generic plan, taking `LIMIT $n` for a tenth of the rows, sorted the tenant)."""
     if engine_name != "postgresql":
         pytest.skip("PostgreSQL's plan cache")
     await many_acme_users(20000)
@@ -131,36 +133,41 @@ async def test_a_search_is_planned_once_per_connection_on_postgresql(
         assert response.status_code == 200, response.text
         assert 1 <= response.json()["totalResults"] < 100, expression
     assert await _plans_made('%"app_user"."user_name_ci"%') == (len(searches), 0)
+    for _ in range(8):
+        response = await client.get("/api/scim/Users?count=100", headers=scim_auth)
+        assert response.status_code == 200, response.text
+    assert await _plans_made('%"deleted_at" IS NULL ORDER BY%') == (0, 8)
 
 
 async def _plans_made(statement_like: str) -> tuple[int, int]:
     """(generic, custom) plans made for the prepared statements whose text is LIKE
-    `statement_like`, summed over every connection of the pool (each has its own)."""
-    pool = current_engine().pool
-    connections = [await pool.acquire() for _ in range(pool.get_size())]
-    try:
-        generic = custom = 0
-        for connection in connections:
-            row = await connection.fetchrow(
-                "SELECT coalesce(sum(generic_plans), 0) AS generic, "
-                "coalesce(sum(custom_plans), 0) AS custom "
-                "FROM pg_prepared_statements WHERE statement LIKE $1",
-                statement_like,
-            )
-            generic += row["generic"]
-            custom += row["custom"]
-        return generic, custom
-    finally:
-        for connection in connections:
-            await pool.release(connection)
+    `statement_like`, summed over every connection of the engine's pools (each has its own)."""
+    engine = current_engine()
+    generic = custom = 0
+    for pool in (engine.pool, engine.planned_once_pool):
+        connections = [await pool.acquire() for _ in range(pool.get_size())]
+        try:
+            for connection in connections:
+                row = await connection.fetchrow(
+                    "SELECT coalesce(sum(generic_plans), 0) AS generic, "
+                    "coalesce(sum(custom_plans), 0) AS custom "
+                    "FROM pg_prepared_statements WHERE statement LIKE $1",
+                    statement_like,
+                )
+                generic += row["generic"]
+                custom += row["custom"]
+        finally:
+            for connection in connections:
+                await pool.release(connection)
+    return generic, custom
 
 
 async def _plan_of_user_search(
     client, scim_auth, statement_log, expression: str, *, found: bool = False
 ) -> str:
     """PostgreSQL's plan of the page query a `GET /Users?filter=expression` ran (that it
-    found someone, if `found`): its generic plan, the one a connection of ours runs for any
-    value bound (`POSTGRES_SESSION_SETTINGS`)."""
+    found someone, if `found`): its generic plan, the one a search runs for any value bound
+    (`definewtf.db.planned_once`)."""
     statement_log.clear()
     response = await client.get("/api/scim/Users", params={"filter": expression}, headers=scim_auth)
     assert response.status_code == 200, response.text
