@@ -32,7 +32,7 @@ from definewtf.registry import (
     user_values,
 )
 from definewtf.services.groups import GroupData, GroupRecord, Member, MemberOp
-from definewtf.services.users import UserData, UserRecord, data_of
+from definewtf.services.users import UserData, UserRecord
 from scim_facade.requests import POLICY, scim_error_of
 from scim_facade.responses import etag
 
@@ -156,8 +156,9 @@ def _entry_keys(attribute: str) -> tuple[str, ...]:
     return tuple(USER_ATTRIBUTES[f"{parent.key}.{child}"].location[-1] for child in parent.children)
 
 
-def _representation(data: UserData) -> dict[str, Any]:
-    """The stored representation with the column-held attributes on top (they win)."""
+def _representation(data: UserData | UserRecord) -> dict[str, Any]:
+    """The stored representation with the column-held attributes on top (they win). A record
+    is read as is: making it `UserData` first was a fifth of rendering a listed user."""
     body: dict[str, Any] = dict(data.attributes)
     schemas = list(body.get("schemas") or [])
     if USER_SCHEMA not in schemas:
@@ -186,7 +187,7 @@ def to_scim_user(
     record: UserRecord, location: str, groups: list[tuple[UUID, str]] | None = None
 ) -> dict[str, Any]:
     """`groups`: (id, displayName) of the user's groups, the read-only `groups` attribute."""
-    body = {"id": str(record.id), **_representation(data_of(record))}
+    body = {"id": str(record.id), **_representation(record)}
     if groups:
         groups_url = location.rsplit("/Users/", 1)[0] + "/Groups"
         body["groups"] = [

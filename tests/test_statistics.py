@@ -59,7 +59,8 @@ async def _plan(sql: str, engine_name: str) -> str:
         rows = await engine.run_ddl(f"EXPLAIN {sql}")
         return " ".join(str(value) for row in rows for value in row.values())
     assert isinstance(engine, ReusingSQLiteEngine)
-    return " ".join(row["detail"] for row in engine._reader().execute(f"EXPLAIN QUERY PLAN {sql}"))
+    plan = engine._reader().execute(f"EXPLAIN QUERY PLAN {sql}")
+    return " ".join(detail for _id, _parent, _unused, detail in plan)
 
 
 async def _create(client, scim_auth, count: int) -> None:

@@ -43,18 +43,20 @@ from piccolo.engine.sqlite import (
     SQLiteEngine,
     SQLiteTransaction,
     TransactionType,
-    dict_factory,
 )
 from piccolo.query.base import Query
 from piccolo.querystring import QueryString
 from piccolo.table import Table
 
+from definewtf import sqlite_converters
 from definewtf.errors import Conflict, Unavailable
 from definewtf.tables import ALL_TABLES, Tenant
 
 SQLITE_TIMEOUT_SECONDS = 30.0
 
 _T = TypeVar("_T")
+
+sqlite_converters.install()
 
 
 class ReusingSQLiteEngine(SQLiteEngine):
@@ -274,10 +276,13 @@ class ReusingSQLiteEngine(SQLiteEngine):
                 raise _Busy from exc
             raise
         try:
-            rows: list[dict[str, Any]] = cursor.fetchall()
+            rows = cursor.fetchall()
+            names = [column[0] for column in cursor.description or ()]
         finally:
             cursor.close()
-        return rows
+        # Tuples made dicts here, in C: Piccolo's `dict_factory`, a comprehension per row, was
+        # a sixth of fetching a page of users.
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def _reader(self) -> sqlite3.Connection:
         """This thread's read-only connection."""
@@ -285,7 +290,6 @@ class ReusingSQLiteEngine(SQLiteEngine):
         if reader is None:
             kwargs = {**self.connection_kwargs, "timeout": 0.0}
             reader = sqlite3.connect(**kwargs)
-            reader.row_factory = dict_factory
             reader.execute("PRAGMA query_only = 1")  # a write slipped in here fails loudly
             self._readers.connection = reader
         return reader
@@ -304,9 +308,7 @@ class ReusingSQLiteEngine(SQLiteEngine):
         """SQLite's `PRAGMA data_version` on this thread's reader: it changes whenever any
         other connection — this process's writers, another process — commits a change to the
         database, and costs no I/O (definewtf.revocations)."""
-        cursor = self._reader().cursor()
-        cursor.row_factory = None  # a tuple: the reader's dict rows cost a third of the read
-        (version,) = cursor.execute("PRAGMA data_version").fetchone()
+        (version,) = self._reader().execute("PRAGMA data_version").fetchone()
         return int(version)
 
     async def close_idle(self) -> None:

@@ -355,4 +355,4 @@ async def test_searches_on_sqlite_keep_their_prepared_statements(
     # co and ew of userName share a statement, as do the two value filters, and userName sw
     # is a range without LIKE: four in all.
     assert len(searches) >= 4, searches
-    assert [row for row in searches if row["reprep"]] == [], searches
+    assert [(sql, reprep) for sql, reprep in searches if reprep] == [], searches
