@@ -8,14 +8,17 @@ import dataclasses
 import json
 import logging
 import re
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from definewtf.app import create_app
+from definewtf.clock import utcnow
 from definewtf.observability import JsonFormatter
 from definewtf.principals import CLI_ACTOR
 from definewtf.services import scim_activity, tokens
+from definewtf.tables import ScimActivity
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 STATUS = """{ scimStatus { lastRequestAt lastSuccessAt lastError lastErrorAt requestsLast24h
@@ -159,6 +162,37 @@ async def test_counts_of_every_process_add_up(client, acme, admin_key) -> None:
     )
     assert (status.requests_last_24h, status.errors_last_24h) == (7, 1)
     assert status.last_error == "401 GET /api/scim/Users: invalid token"
+
+
+async def test_each_request_counts_in_the_hour_it_was_answered_in(
+    acme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process remembers the hour it counts in: the first request past it, and one the
+    clock sent back before it, count in their own hours."""
+    top = utcnow().replace(minute=0, second=0)
+    answered = [top - timedelta(seconds=1), top, top + timedelta(minutes=59, seconds=59)]
+    answered += [top - timedelta(seconds=2), top + timedelta(hours=1)]
+    clock = iter(answered)
+    monkeypatch.setattr(scim_activity, "utcnow", lambda: next(clock))
+    worker = scim_activity.ActivityLog()
+    for ok in (True, False, True, True, True):
+        worker.record(acme.id, ok=ok, error=None if ok else "500 GET /api/scim/Users")
+    monkeypatch.undo()
+    await worker.flush()
+
+    rows = (
+        await ScimActivity.select()
+        .where(ScimActivity.tenant == acme.id)
+        .order_by(ScimActivity.hour)
+    )
+    before, this, after = top - timedelta(hours=1), top, top + timedelta(hours=1)
+    assert [(r["hour"], r["requests"], r["errors"]) for r in rows] == [
+        (before, 2, 0),
+        (this, 2, 1),
+        (after, 1, 0),
+    ]
+    assert [r["last_request_at"] for r in rows] == [answered[0], answered[2], answered[4]]
+    assert rows[1]["last_error_at"] == top
 
 
 async def test_scim_status_is_for_admins(graphql, member) -> None:

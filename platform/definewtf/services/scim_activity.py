@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 RETENTION = timedelta(days=30)
 #: Error details are cut to this length (they come from the server's own error messages).
 MAX_ERROR_LENGTH = 500
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(slots=True)
@@ -38,6 +39,17 @@ class _Counts:
     last_success_at: datetime | None = None
     last_error_at: datetime | None = None
     last_error: str | None = None
+
+    def count(self, at: datetime, *, ok: bool, error: str | None) -> None:
+        """One request, answered at `at`: `add` of a `_Counts` of it, without making one."""
+        self.requests += 1
+        self.last_request_at = _latest(self.last_request_at, at)
+        if ok:
+            self.last_success_at = _latest(self.last_success_at, at)
+            return
+        self.errors += 1
+        if self.last_error_at is None or at >= self.last_error_at:
+            self.last_error_at, self.last_error = at, (error or "error")[:MAX_ERROR_LENGTH]
 
     def add(self, other: _Counts) -> None:
         self.requests += other.requests
@@ -66,17 +78,22 @@ class ActivityLog:
 
     worker: str = field(default_factory=lambda: str(uuid.uuid4()))
     _pending: dict[tuple[UUID, datetime], _Counts] = field(default_factory=dict)
+    #: The hour `record` last counted in, and the next: every SCIM request is counted, and
+    #: an hour computed per request (`datetime.replace`) with a `_Counts` per event was most
+    #: of the counting (py-spy).
+    _this_hour: datetime = _NEVER
+    _next_hour: datetime = _NEVER
 
     def record(self, tenant_id: UUID, *, ok: bool, error: str | None = None) -> None:
         now = utcnow()
-        event = _Counts(requests=1, last_request_at=now)
-        if ok:
-            event.last_success_at = now
-        else:
-            event.errors = 1
-            event.last_error_at = now
-            event.last_error = (error or "error")[:MAX_ERROR_LENGTH]
-        self._pending.setdefault((tenant_id, _hour(now)), _Counts()).add(event)
+        if not self._this_hour <= now < self._next_hour:
+            self._this_hour = _hour(now)
+            self._next_hour = self._this_hour + timedelta(hours=1)
+        key = (tenant_id, self._this_hour)
+        counts = self._pending.get(key)
+        if counts is None:
+            counts = self._pending[key] = _Counts()
+        counts.count(now, ok=ok, error=error)
 
     async def flush(self) -> None:
         """Add the pending counts to this process's rows. On failure (database down) they stay
