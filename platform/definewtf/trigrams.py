@@ -77,10 +77,17 @@ def candidates(
     index = TRIGRAM_TABLES.get((table, name))
     if index is None or not isinstance(engine, ReusingSQLiteEngine) or not engine.has_table(index):
         return None
-    # The phrase, in the column's own part of the index (FTS5's column filter).
-    phrase = f'{{{name}}} : "' + value.replace('"', '""') + '"'
-    # Only constant names are formatted in; the phrase is a bound parameter.
+    # Only constant names are formatted in; the query is a bound parameter.
     return WhereRaw(
         f'"{table}".rowid IN (SELECT rowid FROM {index} WHERE {index} MATCH {{}})',  # noqa: S608
-        phrase,
+        fts_query(name, value),
     )
+
+
+def fts_query(column: str, value: str) -> str:
+    """FTS5's query for the rows whose `column` holds every trigram of `value`, in its own
+    part of the index (the column filter). Not the value as a phrase: the indexes keep no
+    positions (m0018), and LIKE decides the match."""
+    trigrams = dict.fromkeys(value[i : i + SHORTEST] for i in range(len(value) - SHORTEST + 1))
+    quoted = " AND ".join('"' + trigram.replace('"', '""') + '"' for trigram in trigrams)
+    return f"{{{column}}} : ({quoted})"

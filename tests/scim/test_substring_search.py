@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from definewtf.db import ReusingSQLiteEngine, current_engine
+from definewtf.piccolo_migrations import m0018_trigram_tokens_only as m0018
 from definewtf.sql import prefix_successor
 from definewtf.trigrams import TRIGRAM_TABLES
 
@@ -102,6 +103,49 @@ async def test_the_index_follows_renames_deletes_and_restores(
     # An operator's hard delete, outside the service.
     await current_engine().run_ddl(f"DELETE FROM app_user WHERE id = '{kept['id']}'")  # noqa: S608
     assert await _user_names(client, scim_auth, 'userName co ".name@"') == ["new.name@x.test"]
+    await _index_is_consistent(engine_name)
+
+
+async def test_the_trigram_indexes_made_again_without_positions_find_older_rows(
+    client, scim_auth, acme, engine_name, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """m0018 makes m0014's indexes again with `detail=column`: the rows written before it
+    are found after it, and the searches' queries (every trigram of the value) are answered
+    by the indexes of both."""
+    if engine_name != "sqlite":
+        pytest.skip("the FTS5 trigram indexes are SQLite's")
+    engine = current_engine()
+    if not isinstance(engine, ReusingSQLiteEngine) or not engine.has_table("app_user_trgm"):
+        pytest.skip("this SQLite has no FTS5 trigram tokenizer")
+    for index, table, columns in m0018.INDEXES:  # back to m0014's indexes
+        await engine.run_ddl(f"DROP TABLE {index}")
+        await engine.run_ddl(
+            f"CREATE VIRTUAL TABLE {index} USING fts5({', '.join(columns)}, "
+            f"content='{table}', content_rowid='rowid', tokenize='trigram')"
+        )
+    for name in NAMES:
+        await _create(client, scim_auth, name)
+    group = {"schemas": [GROUP], "displayName": "Older Engineers"}
+    assert (await client.post(GROUPS, json=group, headers=scim_auth)).status_code == 201
+    searches = {
+        'userName co "y\\"hi\\""': ['say"hi"@x.test'],
+        'userName co "raße@"': ["Straße@x.test"],
+        'userName ew "SURE@X.TEST"': ["100%_sure@x.test", "1000sure@x.test"],
+    }
+    assert {e: await _user_names(client, scim_auth, e) for e in searches} == searches
+
+    monkeypatch.setattr(m0018, "engine_finder", lambda: engine)
+    await m0018._remake()
+
+    for index, _, _ in m0018.INDEXES:
+        sql = f"SELECT sql FROM sqlite_master WHERE name = '{index}'"  # noqa: S608
+        (row,) = await engine.run_ddl(sql)
+        assert "detail='column'" in row["sql"], row
+    assert {e: await _user_names(client, scim_auth, e) for e in searches} == searches
+    found = await client.get(
+        GROUPS, params={"filter": 'displayName co "older eng"'}, headers=scim_auth
+    )
+    assert [g["displayName"] for g in found.json()["Resources"]] == ["Older Engineers"]
     await _index_is_consistent(engine_name)
 
 
