@@ -85,3 +85,26 @@ def test_definewtf_db_installs_them_over_piccolos() -> None:
 
     for type_name, converter in sqlite_converters.CONVERTERS.items():
         assert sqlite3.converters[type_name] is converter
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"12345678-1234-5678-1234-56781234567g",  # not hex
+        b"123456781234-5678-1234-5678-12345678",  # hyphens elsewhere
+        b"12345678-1234-5678-1234-5678_1234567",
+        b"1234567812345678123456781234567812ab",  # 36 digits, no hyphens
+        b"12345678-1234-5678-1234-5678123456",
+    ],
+)
+def test_a_malformed_id_reads_as_piccolo_read_it(text: bytes) -> None:
+    """Text we never store, in an id column: the same UUID, or the same ValueError."""
+    try:
+        theirs: object = PICCOLO["UUID"](text)
+    except ValueError as exc:
+        theirs = type(exc)
+    try:
+        ours: object = sqlite_converters.CONVERTERS["UUID"](text)
+    except ValueError as exc:
+        ours = type(exc)
+    assert ours == theirs
