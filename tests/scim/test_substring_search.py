@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from definewtf.db import ReusingSQLiteEngine, current_engine
+from definewtf.piccolo_migrations import m0014_substring_search_sqlite as m0014
 from definewtf.piccolo_migrations import m0018_trigram_tokens_only as m0018
 from definewtf.sql import prefix_successor
 from definewtf.trigrams import TRIGRAM_TABLES
@@ -117,12 +118,9 @@ async def test_the_trigram_indexes_made_again_without_positions_find_older_rows(
     engine = current_engine()
     if not isinstance(engine, ReusingSQLiteEngine) or not engine.has_table("app_user_trgm"):
         pytest.skip("this SQLite has no FTS5 trigram tokenizer")
-    for index, table, columns in m0018.INDEXES:  # back to m0014's indexes
+    for (index, _, _), (create_as_m0014, *_) in zip(m0018.INDEXES, m0014.INDEXES, strict=True):
         await engine.run_ddl(f"DROP TABLE {index}")
-        await engine.run_ddl(
-            f"CREATE VIRTUAL TABLE {index} USING fts5({', '.join(columns)}, "
-            f"content='{table}', content_rowid='rowid', tokenize='trigram')"
-        )
+        await engine.run_ddl(create_as_m0014)
     for name in NAMES:
         await _create(client, scim_auth, name)
     group = {"schemas": [GROUP], "displayName": "Older Engineers"}
