@@ -11,6 +11,8 @@ engines:
   locked" when another connection holds the write lock, whatever the busy timeout. So every
   write transaction is `BEGIN IMMEDIATE`, behind a process-wide `asyncio.Lock` (one writer at
   a time; SQLite therefore means one worker process), on a WAL database with a 30 s timeout.
+  Writes of `write_together` that wait for that lock share one transaction and its COMMIT
+  (`ReusingSQLiteEngine.write_at_once`); a write transaction commits them before it begins.
 - PostgreSQL: an ordinary transaction (READ COMMITTED). Services that read-modify-write a row
   lock it (`SELECT … FOR UPDATE`, see `lock_for_update`), use single atomic statements, or
   write only if the row is still at the version they read (`write_together`).

@@ -12,10 +12,10 @@ only if `first` wrote a row:
   other part (`… WHERE EXISTS (SELECT 1 FROM written)`); a statement is atomic without a
   transaction. Rows go in through `unnest` of one array per column, so the statement's text,
   and thus asyncpg's prepared statement, is the same whatever the number of rows.
-- SQLite (no data-modifying `WITH`): the statements one after the other in one IMMEDIATE
-  transaction, run on the event loop, its COMMIT on the engine's writer thread
-  (`ReusingSQLiteEngine.write_at_once`). Inside a caller's transaction, each statement is
-  one hop to its connection's thread.
+- SQLite (no data-modifying `WITH`): the statements one after the other in a savepoint of
+  an IMMEDIATE transaction that the writes waiting meanwhile share, run on the event loop,
+  its COMMIT on the engine's writer thread (`ReusingSQLiteEngine.write_at_once`). Inside a
+  caller's transaction, each statement is one hop to its connection's thread.
 
 `first` is the write a concurrent change stops: an INSERT that a unique index refuses
 (`unless_taken`: the name is in use), or an UPDATE whose WHERE names the version the caller
