@@ -104,6 +104,18 @@ class _Batch:
                 _tell(waiter, waiter.set_exception, error)
 
 
+async def _to_the_end(future: asyncio.Future[_T]) -> _T:
+    """Await a call on the writer thread. Should the caller be cancelled meanwhile, it still
+    waits for the call to end: the write lock it holds keeps the connection to this call
+    until then."""
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await future
+        raise
+
+
 def _tell(waiter: asyncio.Future[bool], how: Callable[..., object], *args: Any) -> None:
     """Resolve `waiter` unless its writer gave up waiting, or its event loop has ended (a
     batch an ended loop left open is committed by the next loop that writes)."""
@@ -219,20 +231,13 @@ class ReusingSQLiteEngine(SQLiteEngine):
             return
         connection = self._writer_connection
         assert connection is not None, "a batch is opened on the writer connection"
-        commit = asyncio.get_running_loop().run_in_executor(
-            self._writer, self._finish, connection, "COMMIT"
-        )
+        commit = self._on_writer(self._finish, connection, "COMMIT")
         try:
-            await asyncio.shield(commit)
-        except asyncio.CancelledError:
-            # The writer thread goes on: the outcome is still the writes'.
-            with contextlib.suppress(BaseException):
-                await commit
-            batch.settle(commit)
-            raise
-        except Exception:  # noqa: S110 -- the outcome is the writes', delivered below
+            await _to_the_end(commit)
+        except Exception:  # noqa: S110 -- the outcome is the writes', told below
             pass
-        batch.settle(commit)
+        finally:
+            batch.settle(commit)  # cancelled or not: the COMMIT has ended
 
     def _abandon_batch(self, error: BaseException) -> None:
         """The open transaction is gone (SQLite rolls a whole transaction back on some
@@ -318,16 +323,11 @@ class ReusingSQLiteEngine(SQLiteEngine):
             raise
 
     async def _on_writer_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
-        """`fn(*args)` on the writer thread. Should the caller be cancelled meanwhile, it
-        still waits for the call to end: the write lock it holds keeps the connection to this
-        call until then."""
-        future = asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await future
-            raise
+        """`fn(*args)` on the writer thread (`_to_the_end`)."""
+        return await _to_the_end(self._on_writer(fn, *args))
+
+    def _on_writer(self, fn: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
+        return asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
 
     def _close_writer(self) -> None:
         connection, self._writer_connection = self._writer_connection, None
