@@ -277,13 +277,21 @@ async def test_sqlite_a_failing_write_in_a_shared_commit_is_undone_alone(
 
 
 async def test_sqlite_a_refused_write_answers_after_the_write_that_refused_it(
-    client, acme, security, engine_name
+    client, acme, security, engine_name, monkeypatch
 ) -> None:
     """Two creates of one userName at once: the second's insert finds the first's row in
     their shared transaction; it is answered after the COMMIT, so the read of the owner it
     then makes sees the first user and it is refused (409), not retried against nothing."""
     if engine_name != "sqlite":
         pytest.skip("SQLite's writer connection")
+    writes: list[int] = []
+    real_write = ReusingSQLiteEngine.write_at_once
+
+    async def counted(self, first, rest):  # type: ignore[no-untyped-def]
+        writes.append(1)
+        return await real_write(self, first, rest)
+
+    monkeypatch.setattr(ReusingSQLiteEngine, "write_at_once", counted)
     outcomes = await asyncio.gather(
         _create(acme, security, "same@x.test"),
         _create(acme, security, "same@x.test"),
@@ -291,6 +299,8 @@ async def test_sqlite_a_refused_write_answers_after_the_write_that_refused_it(
     )
     assert isinstance(outcomes[0], users.UserRecord)
     assert isinstance(outcomes[1], Conflict)
+    # One insert each: answered at once, the second would have found no owner and retried.
+    assert len(writes) == 2
     assert await User.count().where(User.tenant == acme.id) == 1
 
 
