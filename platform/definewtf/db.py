@@ -268,12 +268,10 @@ class ReusingSQLiteEngine(SQLiteEngine):
                 connection.execute("ROLLBACK TO write_at_once")
                 connection.execute("RELEASE write_at_once")
             except sqlite3.Error:
-                # The transaction went with the error, or cannot be trusted: all of it goes.
+                # The transaction went with the error, or cannot be trusted: all of it goes
+                # (`_finish` closes a connection that cannot end it).
                 with contextlib.suppress(sqlite3.Error):
-                    if connection.in_transaction:
-                        connection.execute("ROLLBACK")
-                if connection.in_transaction:
-                    self._close_writer()
+                    self._finish(connection, "ROLLBACK")
             raise
         if not written:
             connection.execute("ROLLBACK TO write_at_once")
