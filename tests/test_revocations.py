@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
+import itertools
 import re
 import sqlite3
 import time
@@ -22,11 +25,15 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from litestar import Litestar
 
 from definewtf.clock import utcnow
 from definewtf.revocations import APPLICATION_NAME, RevocationFeed
 from definewtf.security import Security
+from definewtf.services import tokens
+from definewtf.services.credentials import is_live, live_until
 from definewtf.services.tenants import TenantRecord
+from definewtf.settings import Settings
 
 USERS = "/api/scim/Users"
 #: The listening connections of this run's processes.
@@ -122,6 +129,58 @@ async def test_a_revocation_by_another_process_is_seen_by_the_next_request(serve
     await served.revoke()
     await served.feed.settled()
     assert await served.status() == 401
+
+
+async def test_a_remembered_token_is_refused_once_its_expiry_comes(served: App) -> None:
+    """A known token's request does not read its row, but its expiry still ends it: nothing
+    is committed when the time comes, so no stamp changes."""
+    ends = utcnow() + timedelta(seconds=2)
+    await served.sql(
+        "UPDATE scim_token SET expires_at = $1 WHERE tenant = $2", ends, served.tenant.id
+    )
+    await served.feed.settled()
+    assert await served.status() == 200  # the row read again, and remembered
+    served.sql_log.clear()
+    assert await served.status() == 200
+    assert served.token_reads() == 0
+    await asyncio.sleep((ends - utcnow()).total_seconds())  # whole seconds: up to 2 s
+    assert utcnow() >= ends
+    assert await served.status() == 401
+
+
+async def test_a_remembered_token_is_verified_again_when_its_verdict_is_forgotten(
+    app: Litestar, acme: TenantRecord, scim_token: str, settings: Settings, sql_log: list[str]
+) -> None:
+    """What was let in is remembered no longer than the argon2 verdict that let it in."""
+    security = Security(dataclasses.replace(settings, token_cache_seconds=1.0))
+    await security.revocations.start(app.state.runtime.database.engine)
+    check = functools.partial(
+        tokens.authenticate_scim, tenant_id=acme.id, secret=scim_token, security=security
+    )
+    try:
+        for _ in range(2):  # the first writes last_used_at: a commit SQLite's stamps see
+            await check()
+        verified = security.hasher.verifications
+        sql_log.clear()
+        await check()
+        assert [sql for sql in sql_log if "scim_token" in sql] == []
+        await asyncio.sleep(1.1)
+        await check()
+        assert security.hasher.verifications == verified + 1
+    finally:
+        await security.revocations.stop()
+
+
+def test_a_remembered_rows_end_is_where_is_live_ends() -> None:
+    """`live_until` (compared with the clock's whole seconds) and `is_live` agree, with
+    revocations and expiries of whole seconds (the app's) and of fractions (an operator's)."""
+    base = utcnow()
+    ends = [None, *(base + timedelta(seconds=s) for s in (-1.5, -1, -0.25, 0, 0.25, 1, 1.5))]
+    nows = [base + timedelta(seconds=s) for s in range(-2, 3)]
+    for revoked_at, expires_at in itertools.product(ends, ends):
+        row = {"revoked_at": revoked_at, "expires_at": expires_at}
+        for now in nows:
+            assert is_live(row, now) == (now.timestamp() < live_until(row)), (row, now)
 
 
 @pytest.mark.parametrize(

@@ -94,7 +94,9 @@ Stamp = tuple[int, int, int]
 @dataclass(frozen=True, slots=True)
 class _Remembered:
     stamp: Stamp
-    row: dict[str, Any]
+    #: What the caller let in (`definewtf.services.credentials`: the token's row and until
+    #: when it holds).
+    admitted: Any
 
 
 class RevocationFeed:
@@ -106,7 +108,8 @@ class RevocationFeed:
         self._connected = False
         self._last_beat = 0.0
         self._epoch = 0
-        self._rows: dict[tuple[UUID, str], _Remembered] = {}
+        #: By tenant and the digest of a secret that opened a token's row.
+        self._rows: dict[tuple[UUID, bytes], _Remembered] = {}
         self._task: asyncio.Task[None] | None = None
         self._connection: asyncpg.Connection | None = None
         #: One query at a time on the listening connection (the heartbeat, `settled`).
@@ -265,18 +268,19 @@ class RevocationFeed:
     def _forget_version(self) -> None:
         self._version_seen = None
 
-    def recall(self, tenant_id: UUID, prefix: str, stamp: Stamp | None) -> dict[str, Any] | None:
-        """The row remembered for this token, if nothing has changed since it was read:
-        if it was remembered under `stamp`, the tenant's stamp now (`stamp()`)."""
-        remembered = self._rows.get((tenant_id, prefix))
+    def recall(self, tenant_id: UUID, digest: bytes, stamp: Stamp | None) -> Any:
+        """What was remembered for the secret of this `digest`, if nothing has changed since
+        its row was read: if it was remembered under `stamp`, the tenant's stamp now
+        (`stamp()`). None otherwise."""
+        remembered = self._rows.get((tenant_id, digest))
         if remembered is None or stamp is None or remembered.stamp != stamp:
             return None
-        return remembered.row
+        return remembered.admitted
 
-    def remember(self, tenant_id: UUID, prefix: str, row: dict[str, Any], stamp: Stamp) -> None:
+    def remember(self, tenant_id: UUID, digest: bytes, admitted: Any, stamp: Stamp) -> None:
         if len(self._rows) >= self.MAX_ENTRIES:
             self._rows.clear()
-        self._rows[(tenant_id, prefix)] = _Remembered(stamp, row)
+        self._rows[(tenant_id, digest)] = _Remembered(stamp, admitted)
 
     async def settled(self) -> None:
         """Return once every notification sent before this call has been handled (an echo,

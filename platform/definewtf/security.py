@@ -103,14 +103,16 @@ class Hasher:
 
 
 @dataclass(frozen=True, slots=True)
-class _Verdict:
+class Verdict:
     credential_id: UUID
     ok: bool
+    #: `time.monotonic()` at which it is forgotten.
     expires: float
 
 
 class VerifiedSecrets:
-    """Remembers argon2 verdicts per (credential row, secret) for a short time."""
+    """Remembers argon2 verdicts per (credential row, secret) for a short time, under the
+    secret's `digest`."""
 
     MAX_ENTRIES = 50_000
     #: Failed verdicts are kept briefly: a misconfigured client retrying a wrong secret costs
@@ -121,51 +123,53 @@ class VerifiedSecrets:
         self._hasher = hasher
         self._ttl = ttl_seconds
         self._key = secrets.token_bytes(32)
-        self._entries: OrderedDict[bytes, _Verdict] = OrderedDict()
-        self._inflight: dict[tuple[asyncio.AbstractEventLoop, bytes], asyncio.Future[bool]] = {}
+        self._entries: OrderedDict[bytes, Verdict] = OrderedDict()
+        self._inflight: dict[tuple[asyncio.AbstractEventLoop, bytes], asyncio.Future[Verdict]] = {}
 
-    def _digest(self, secret: str) -> bytes:
+    def digest(self, secret: str) -> bytes:
+        """What a secret is known by in this process: its plaintext is never kept."""
         # Keyed BLAKE2b, a MAC by design: 0.7 us a request against 2.6 us for HMAC-SHA256.
         return hashlib.blake2b(secret.encode(), key=self._key, digest_size=32).digest()
 
-    def remembered(self, *, credential_id: UUID, secret: str) -> bool | None:
+    def remembered(self, *, credential_id: UUID, digest: bytes) -> Verdict | None:
         """The verdict remembered on this secret for this credential, if any (answering costs
         no argon2)."""
-        cached = self._entries.get(self._digest(secret))
+        cached = self._entries.get(digest)
         if cached is None or cached.credential_id != credential_id:
             return None
-        return cached.ok if cached.expires > time.monotonic() else None
+        return cached if cached.expires > time.monotonic() else None
 
-    async def verify(self, *, credential_id: UUID, secret_hash: str, secret: str) -> bool:
-        digest = self._digest(secret)
-        now = time.monotonic()
-        cached = self._entries.get(digest)
-        if cached is not None and cached.credential_id == credential_id and cached.expires > now:
-            return cached.ok
+    async def verify(
+        self, *, credential_id: UUID, secret_hash: str, secret: str, digest: bytes
+    ) -> Verdict:
+        """The verdict on `secret` (whose `digest` it is) for this credential: remembered, or
+        argon2's, one run shared by the requests that ask meanwhile."""
+        cached = self.remembered(credential_id=credential_id, digest=digest)
+        if cached is not None:
+            return cached
         key = (asyncio.get_running_loop(), digest)
         pending = self._inflight.get(key)
         if pending is not None:
             return await asyncio.shield(pending)
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
+        now = time.monotonic()
         try:
             ok = await self._hasher.verify(secret_hash, secret)
-            future.set_result(ok)
+            verdict = Verdict(
+                credential_id, ok, now + (self._ttl if ok else min(self._ttl, self.NEGATIVE_TTL))
+            )
+            self._remember(digest, verdict)
+            future.set_result(verdict)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # mark retrieved: waiters (if any) re-raise it
             raise
         finally:
             del self._inflight[key]
-        self._remember(
-            digest,
-            _Verdict(
-                credential_id, ok, now + (self._ttl if ok else min(self._ttl, self.NEGATIVE_TTL))
-            ),
-        )
-        return ok
+        return verdict
 
-    def _remember(self, digest: bytes, verdict: _Verdict) -> None:
+    def _remember(self, digest: bytes, verdict: Verdict) -> None:
         self._entries[digest] = verdict
         self._entries.move_to_end(digest)
         while len(self._entries) > self.MAX_ENTRIES:
