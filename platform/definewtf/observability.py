@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -170,7 +170,9 @@ def observe(app: ASGIApp, *, metrics: Metrics, activity: ActivityLog) -> ASGIApp
             return
         started = time.perf_counter()
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        info = request_context.begin(given if _REQUEST_ID.match(given) else uuid.uuid4().hex)
+        # 32 random hex digits, as `uuid4().hex` gave them at a quarter of its cost (2.3 us a
+        # request): nothing reads an id as a UUID.
+        info = request_context.begin(given if _REQUEST_ID.match(given) else secrets.token_hex(16))
         status = 500  # what the server answers if the app fails before responding
 
         async def send_with_id(message: Message) -> None:
