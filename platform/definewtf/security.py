@@ -124,7 +124,9 @@ class VerifiedSecrets:
         self._ttl = ttl_seconds
         self._key = secrets.token_bytes(32)
         self._entries: OrderedDict[bytes, Verdict] = OrderedDict()
-        self._inflight: dict[tuple[asyncio.AbstractEventLoop, bytes], asyncio.Future[Verdict]] = {}
+        self._inflight: dict[
+            tuple[asyncio.AbstractEventLoop, UUID, bytes], asyncio.Future[Verdict]
+        ] = {}
 
     def digest(self, secret: str) -> bytes:
         """What a secret is known by in this process: its plaintext is never kept."""
@@ -147,7 +149,9 @@ class VerifiedSecrets:
         cached = self.remembered(credential_id=credential_id, digest=digest)
         if cached is not None:
             return cached
-        key = (asyncio.get_running_loop(), digest)
+        # Shared only by requests checking this secret against this credential's hash: two
+        # tenants' tokens may have one prefix, and one secret must not open both.
+        key = (asyncio.get_running_loop(), credential_id, digest)
         pending = self._inflight.get(key)
         if pending is not None:
             return await asyncio.shield(pending)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 import pytest
@@ -185,3 +186,40 @@ async def test_last_used_at_is_kept_without_a_write_per_request(client, acme, sc
     for _ in range(3):
         assert (await client.get(USERS, headers=scim_auth)).status_code == 200
     assert await last_used() == first - timedelta(hours=1)
+
+
+async def test_a_secret_shares_an_argon2_run_only_with_requests_for_the_same_token(
+    client,
+    acme: TenantRecord,
+    globex: TenantRecord,
+    scim_token: str,
+    security: Security,
+    monkeypatch,
+) -> None:
+    """Prefixes are unique per tenant only: globex's token here has acme's token's prefix and
+    the hash of another secret. acme's secret presented on both hosts at once must not let
+    globex's request in on the verification of acme's token that runs meanwhile."""
+    other = scim_token[:12] + ("A" if scim_token[12] != "A" else "B") + scim_token[13:]
+    await ScimToken.insert(
+        ScimToken(
+            tenant=globex.id,
+            prefix=scim_token[:12],
+            secret_hash=await security.hasher.hash(other),
+            created_at=utcnow(),
+        )
+    )
+    argon2 = security.hasher._hasher
+
+    class SlowArgon2:
+        def verify(self, secret_hash: str, secret: str) -> bool:
+            time.sleep(0.2)  # in argon2's thread: the other request arrives meanwhile
+            return argon2.verify(secret_hash, secret)
+
+    monkeypatch.setattr(security.hasher, "_hasher", SlowArgon2())
+    auth = {"Authorization": f"Bearer {scim_token}"}
+    on_acme, on_globex = await asyncio.gather(
+        client.get(USERS, headers=auth),
+        client.get(USERS, headers={**auth, "Host": "globex.localhost"}),
+    )
+    assert on_acme.status_code == 200
+    assert_refused(on_globex)
