@@ -55,6 +55,7 @@ from definewtf.registry import (
 )
 from definewtf.sql import (
     SortKey,
+    ValueOrder,
     bound_like,
     column_expression,
     compare,
@@ -260,7 +261,7 @@ class FilterCompiler(FilterVisitor[Combinable]):
         if spec.column is not None:
             expression = column_expression(spec.column)
             return SortKey(expression, descending, nullable=not spec.never_null)
-        return SortKey(self._value_sort(spec, sort_by), descending)
+        return self._value_sort(spec, sort_by, descending=descending)
 
     def _spec(self, path: AttrPath) -> AttributeSpec:
         spec = resolve(self.registry, path, default_urn=self.DEFAULT_URN)
@@ -335,7 +336,7 @@ class FilterCompiler(FilterVisitor[Combinable]):
     def _present_condition(self, spec: AttributeSpec) -> QueryString:
         raise NotImplementedError
 
-    def _value_sort(self, spec: AttributeSpec, sort_by: str) -> QueryString:
+    def _value_sort(self, spec: AttributeSpec, sort_by: str, *, descending: bool) -> SortKey:
         raise InvalidValueException(detail=f"cannot sort by {sort_by!r}")
 
     def _owner_in(self, owners: QueryString) -> Combinable:
@@ -434,18 +435,36 @@ class UserFilterCompiler(FilterCompiler):
             return QueryString("v.sub = {} AND v.value <> ''", spec.sub)
         return QueryString("v.value <> ''")
 
-    def _value_sort(self, spec: AttributeSpec, sort_by: str) -> QueryString:
-        """The least value of the attribute among the user's rows (folded unless caseExact)."""
+    def _value_sort(self, spec: AttributeSpec, sort_by: str, *, descending: bool) -> SortKey:
+        """The least value of the attribute among the user's rows (folded unless caseExact);
+        of a single-valued attribute, its one value, found in value order in the index of
+        `user_value` (tenant, attr, sub, value or value_ci)."""
         if not spec.indexed or spec.kind == "complex":
             raise InvalidValueException(detail=f"cannot sort by {sort_by!r}")
-        column = "v.value" if spec.case_exact else "v.value_ci"
-        return QueryString(
-            f"(SELECT MIN({column}) FROM user_value v WHERE v.tenant = {{}} "  # noqa: S608
-            f'AND v."user" = {self.OWNER} AND v.attr = {{}} AND v.sub = {{}})',
-            self.tenant_id,
-            spec.attr,
-            spec.sub,
+        column = "value" if spec.case_exact else "value_ci"
+
+        def owned(alias: str) -> QueryString:
+            # Only constants are formatted in; every value is a bound parameter.
+            return QueryString(
+                f'{alias}.tenant = {{}} AND {alias}."user" = {self.OWNER} '
+                f"AND {alias}.attr = {{}} AND {alias}.sub = {{}}",
+                self.tenant_id,
+                spec.attr,
+                spec.sub,
+            )
+
+        least = QueryString(
+            f"(SELECT MIN(v.{column}) FROM user_value v WHERE {{}})",  # noqa: S608
+            owned("v"),
         )
+        if spec.multi_valued:
+            return SortKey(least, descending)
+        walk = ValueOrder(
+            join=QueryString("JOIN user_value sort_value ON {}", owned("sort_value")),
+            value=f"sort_value.{column}",
+            absent=QueryString("NOT EXISTS (SELECT 1 FROM user_value v WHERE {})", owned("v")),
+        )
+        return SortKey(least, descending, by_value=walk)
 
     def _value_condition(self, spec: AttributeSpec, node: Comparison) -> QueryString:
         """The condition on a `user_value` row `v` for one comparison."""

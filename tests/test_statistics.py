@@ -7,6 +7,7 @@ run yet: each `userName eq` lookup walked the tenant in page order and filtered 
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 
@@ -23,6 +24,14 @@ CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 BULK = 3000
 
 
+#: A random id as the service stores one on SQLite (`str(uuid)`'s text, which rows read back
+#: and bound again must match).
+_SQLITE_UUID = (
+    "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-' || hex(randomblob(2)) "
+    "|| '-' || hex(randomblob(2)) || '-' || hex(randomblob(6)))"
+)
+
+
 async def _bulk_users(engine_name: str, tenant: TenantRecord) -> None:
     engine = current_engine()
     if engine_name == "postgresql":
@@ -35,7 +44,7 @@ async def _bulk_users(engine_name: str, tenant: TenantRecord) -> None:
         await engine.run_ddl(
             f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {BULK}) "  # noqa: S608
             "INSERT INTO app_user (id, tenant, user_name, user_name_ci, active, version, "
-            "attributes, created_at, updated_at) SELECT lower(hex(randomblob(16))), "
+            f"attributes, created_at, updated_at) SELECT {_SQLITE_UUID}, "
             f"'{tenant.id}', 'u' || i, 'u' || i, 1, 1, '{{}}', "
             "strftime('%Y-%m-%d %H:%M:%f', 'now', '+' || i || ' seconds'), "
             "'2026-01-01' FROM n"
@@ -69,17 +78,35 @@ async def _create(client, scim_auth, count: int) -> None:
         assert (await client.post(USERS, json=body, headers=scim_auth)).status_code == 201
 
 
-@pytest.fixture
-async def grown_and_analyzed(client, scim_auth, acme, engine_name, monkeypatch) -> None:
-    """The tenant grown by `BULK` users behind the services' back, then 5 created through
-    SCIM (their token checks open the loop's reader first): the fifth starts the keeper's
-    ANALYZE, which has ended when the test begins."""
+async def _bulk_family_names(engine_name: str, tenant: TenantRecord) -> None:
+    """A `name.familyName` for every user written by `_bulk_users`, as `user_value` rows."""
+    random_id = "gen_random_uuid()" if engine_name == "postgresql" else _SQLITE_UUID
+    await current_engine().run_ddl(
+        'INSERT INTO user_value (id, tenant, "user", attr, entry, sub, value, value_ci) '  # noqa: S608
+        f"SELECT {random_id}, tenant, id, 'name', 0, 'familyname', 'F' || user_name, "
+        f"'f' || user_name FROM app_user WHERE tenant = '{tenant.id}'"
+    )
+
+
+async def _grow_and_analyze(client, scim_auth, monkeypatch, *grow) -> None:
+    """The tenant grown behind the services' back (`grow`, in order), then 5 users created
+    through SCIM (their token checks open the loop's reader first): the fifth starts the
+    keeper's ANALYZE, which has ended when this returns."""
     monkeypatch.setattr(statistics, "FIRST", 5)
     monkeypatch.setattr(statistics, "STATISTICS", statistics.Statistics())
     monkeypatch.setattr("definewtf.services.users.STATISTICS", statistics.STATISTICS)
-    await _bulk_users(engine_name, acme)
+    for step in grow:
+        await step()
     await _create(client, scim_auth, 5)
     await statistics.STATISTICS.drain()
+
+
+@pytest.fixture
+async def grown_and_analyzed(client, scim_auth, acme, engine_name, monkeypatch) -> None:
+    """The tenant grown by `BULK` users, analyzed (`_grow_and_analyze`)."""
+    await _grow_and_analyze(
+        client, scim_auth, monkeypatch, functools.partial(_bulk_users, engine_name, acme)
+    )
 
 
 async def test_lookups_use_the_unique_index_once_a_sync_has_grown_the_tenant(
@@ -156,6 +183,34 @@ async def test_a_listing_sorted_by_a_column_never_null_walks_its_index(
     # PostgreSQL: no Sort node (an Incremental Sort of the index's order is fine: it orders
     # rows of one value, of which there are few).
     assert not re.search(r"(?<!Incremental )Sort  \(cost", plan), plan
+
+
+@pytest.mark.parametrize("order", ["ascending", "descending"])
+async def test_a_listing_sorted_by_a_single_valued_attribute_walks_its_values_index(
+    client, scim_auth, sql_log, acme, engine_name, monkeypatch, order
+) -> None:
+    """`sortBy=name.familyName` ordered every user of the tenant by a subquery computed per
+    user, then sorted them all: 1.1-1.4 s for the first page at 100,000 users on PostgreSQL
+    (4.9 ms walked in the index). The page's ids are read in the (tenant, attr, sub,
+    value_ci) index of `user_value`, in its order."""
+    await _grow_and_analyze(
+        client,
+        scim_auth,
+        monkeypatch,
+        functools.partial(_bulk_users, engine_name, acme),
+        functools.partial(_bulk_family_names, engine_name, acme),
+    )
+    sql_log.clear()
+    params = {"count": 100, "sortBy": "name.familyName", "sortOrder": order}
+    response = await client.get(USERS, params=params, headers=scim_auth)
+    names = [user["userName"] for user in response.json()["Resources"]]
+    expected = sorted((f"u{n}" for n in range(1, BULK + 1)), reverse=order == "descending")
+    assert names == expected[:100]
+    (walk,) = [sql for sql in sql_log if "sort_value" in sql]
+    plan = await _plan(walk, engine_name)
+    assert "user_value_tenant_attr_ci" in plan, plan
+    assert "TEMP B-TREE FOR ORDER BY" not in plan, plan  # SQLite: no sort of the rows read
+    assert not re.search(r"(?<!Incremental )Sort  \(cost", plan), plan  # PostgreSQL
 
 
 async def test_the_tables_are_analyzed_again_as_they_grow(

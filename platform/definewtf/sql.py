@@ -138,6 +138,22 @@ def like_exact(column: Column, kind: Literal["co", "sw", "ew"], value: str) -> C
 
 
 @dataclass(frozen=True, slots=True)
+class ValueOrder:
+    """Where a sort key that is each row's only value of an attribute (a single-valued
+    attribute kept in `user_value`) is also found in value order: an index led by the tenant
+    and the attribute. A page is walked there (`definewtf.services.paging`), then the rows
+    without a value; computed for every row of the tenant and sorted, the first page of
+    `sortBy=name.familyName` took 1.1-1.4 s at 100,000 users on PostgreSQL."""
+
+    #: `JOIN … ON …`: the row's value, under the alias `sort_value`.
+    join: QueryString
+    #: The value as SQL (`sort_value.value_ci`).
+    value: str
+    #: The condition on a row that it has no value (those come last in both directions).
+    absent: QueryString
+
+
+@dataclass(frozen=True, slots=True)
 class SortKey:
     """An ORDER BY expression (a column or a scalar subquery) and its direction."""
 
@@ -147,6 +163,8 @@ class SortKey:
     #: an index on it gives: the NULL test below, computed per row, kept both engines from the
     #: index, and each page of `sortBy=userName` sorted the whole tenant.
     nullable: bool = True
+    #: The same order, walkable in an index of values (`expression` orders the rows read).
+    by_value: ValueOrder | None = None
 
     def clauses(self) -> list[tuple[QueryString, bool]]:
         """(expression, ascending) pairs: NULLs last in both directions on both engines

@@ -117,6 +117,68 @@ async def test_later_pages_follow_the_first_pages_order(client, scim_auth, peopl
     assert walked == whole
 
 
+#: (userName, familyName or None), in creation order: ties once folded (alpha / Alpha, the
+#: two "mé"), users without one before, between and after those with one.
+FAMILIES = [
+    ("f1@y.test", "beta"),
+    ("f2@y.test", None),
+    ("f3@y.test", "Alpha"),
+    ("s4@y.test", "mé"),
+    ("f5@y.test", None),
+    ("s6@y.test", "alpha"),
+    ("f7@y.test", "zulu"),
+    ("s8@y.test", "MÉ"),
+    ("s9@y.test", None),
+]
+
+
+def family_order(*, descending: bool, prefix: str = "") -> list[str]:
+    """With a familyName: by it folded, ties in creation order; then those without one, in
+    creation order (RFC 7644 §3.4.2.3: unassigned values last, either direction)."""
+    chosen = [(i, name, family) for i, (name, family) in enumerate(FAMILIES)]
+    chosen = [c for c in chosen if c[1].startswith(prefix)]
+    present = [c for c in chosen if c[2] is not None]
+    present.sort(key=lambda c: c[0])
+    present.sort(key=lambda c: c[2].casefold(), reverse=descending)  # stable: ties keep order
+    return [c[1] for c in present] + [c[1] for c in chosen if c[2] is None]
+
+
+@pytest.fixture
+async def families(client, scim_auth) -> None:
+    for user_name, family in FAMILIES:
+        body: dict = {"schemas": [CORE], "userName": user_name}
+        if family is not None:
+            body["name"] = {"familyName": family, "givenName": "G"}
+        response = await client.post(USERS, json=body, headers=scim_auth)
+        assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("prefix", ["", "s"])
+async def test_pages_sorted_by_a_single_value_cross_into_the_users_without_one(
+    client, scim_auth, families, descending, prefix
+) -> None:
+    """A single-valued attribute's sort is walked in `user_value`'s index, then the users
+    without a value are read in creation order (`paging._ids_by_value`): every page size
+    and start, the page where the two meet and the pages past it, give one order and the
+    total, filtered or not."""
+    expected = family_order(descending=descending, prefix=prefix)
+    params = {"sortBy": "name.familyName"}
+    if descending:
+        params["sortOrder"] = "descending"
+    if prefix:
+        params["filter"] = f'userName sw "{prefix}"'
+    assert await listed(client, scim_auth, **params) == expected
+    for count in range(1, len(expected) + 1):
+        for start in range(1, len(expected) + 2):
+            page = {**params, "startIndex": str(start), "count": str(count)}
+            response = await client.get(USERS, params=page, headers=scim_auth)
+            body = response.json()
+            assert body["totalResults"] == len(expected), (page, body)
+            names = [r["userName"] for r in body.get("Resources", [])]
+            assert names == expected[start - 1 : start - 1 + count], page
+
+
 async def test_attributes_selects_and_always_returns_id(client, scim_auth, people) -> None:
     response = await client.get(
         USERS, params={"attributes": "userName,name.givenName"}, headers=scim_auth

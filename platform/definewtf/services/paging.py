@@ -20,7 +20,7 @@ from piccolo.table import Table
 
 from definewtf.db import concurrent_reads, fetch, is_sqlite
 from definewtf.errors import Invalid
-from definewtf.sql import SortKey
+from definewtf.sql import SortKey, ValueOrder, placeholders
 
 #: More values to select, beside a table's columns: (name, SQL expression of ours, whose
 #: value is JSON), e.g. a correlated subquery that saves the statement that would read it.
@@ -62,6 +62,18 @@ async def fetch_page(
         return await count(), []
     selected, json_columns = _select(table, tuple(columns), extra)
     order, order_args = _order_by(sort)
+    if sort is not None and sort.by_value is not None:
+        ids = await _ids_by_value(table, where, sort.by_value, sort.descending, offset, limit)
+        query = QueryString(
+            f"{selected} WHERE {{}} AND id IN ({placeholders(len(ids))}) {order}",
+            where.querystring,
+            *ids,
+            *order_args,
+        )
+        rows = await _rows(table, query, json_columns) if ids else []
+        if len(rows) < limit and (rows or offset == 0):
+            return offset + len(rows), rows
+        return await count(), rows
     if offset:
         # A deep page names its ids first and reads only those rows: the skipped rows are
         # walked in an index that holds the order and the id (m0009), and never read.
@@ -88,6 +100,51 @@ async def fetch_page(
         # counting. A lookup (`userName eq …`: 0 or 1 row) is then one statement, not two.
         return offset + len(rows), rows
     return await count(), rows
+
+
+async def _ids_by_value(
+    table: type[Table],
+    where: Combinable,
+    by_value: ValueOrder,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> list[Any]:
+    """The ids of a page in the order of a value kept in an index (`ValueOrder`): the rows
+    with a value, walked in the index, then those without, in creation order. The second
+    statement runs only for the page where the rows with a value end (or past it)."""
+    name = _name(table)
+    direction = "DESC" if descending else "ASC"
+    valued = await fetch(
+        f"SELECT {name}.id AS id FROM {name} {{}} WHERE {{}} "  # noqa: S608 -- our names
+        f"ORDER BY {by_value.value} {direction}, {name}.created_at ASC, {name}.id ASC "
+        "LIMIT {} OFFSET {}",
+        by_value.join,
+        where.querystring,
+        limit,
+        offset,
+    )
+    ids = [row["id"] for row in valued]
+    if len(ids) == limit:
+        return ids
+    if ids or offset == 0:
+        with_value = offset + len(ids)
+    else:  # past the last row with a value: how many there are
+        counted = await fetch(
+            f"SELECT COUNT(*) AS n FROM {name} {{}} WHERE {{}}",  # noqa: S608 -- our names
+            by_value.join,
+            where.querystring,
+        )
+        with_value = int(counted[0]["n"])
+    without = await fetch(
+        f"SELECT id FROM {name} WHERE {{}} AND {{}} "  # noqa: S608 -- our names
+        "ORDER BY created_at ASC, id ASC LIMIT {} OFFSET {}",
+        where.querystring,
+        by_value.absent,
+        limit - len(ids),
+        max(0, offset - with_value),
+    )
+    return ids + [row["id"] for row in without]
 
 
 async def _count(table: type[Table], where: Combinable, index: str | None) -> int:
