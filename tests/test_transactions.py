@@ -13,6 +13,7 @@ import aiosqlite
 import asyncpg
 import pytest
 
+from definewtf import db
 from definewtf.db import ReusingSQLiteEngine, current_engine, write_transaction
 from definewtf.errors import Conflict
 from definewtf.principals import CLI_ACTOR
@@ -249,6 +250,11 @@ async def test_sqlite_concurrent_writes_share_a_commit(
     assert await AuditEvent.count().where(AuditEvent.action == "user.create") == 16
 
 
+def role(name: str, tenant: uuid.UUID) -> Insert:
+    values = {Role.id: uuid.uuid4(), Role.tenant: tenant, Role.name: name, Role.name_ci: name}
+    return Insert.row(Role, values)
+
+
 async def test_sqlite_a_failing_write_in_a_shared_commit_is_undone_alone(
     client, acme, engine_name
 ) -> None:
@@ -256,10 +262,6 @@ async def test_sqlite_a_failing_write_in_a_shared_commit_is_undone_alone(
     error; the writes sharing its transaction commit."""
     if engine_name != "sqlite":
         pytest.skip("SQLite's writer connection")
-
-    def role(name: str, tenant: uuid.UUID) -> Insert:
-        values = {Role.id: uuid.uuid4(), Role.tenant: tenant, Role.name: name, Role.name_ci: name}
-        return Insert.row(Role, values)
 
     nowhere = uuid.uuid4()  # no such tenant: the foreign key refuses the row
     outcomes = await asyncio.gather(
@@ -274,6 +276,42 @@ async def test_sqlite_a_failing_write_in_a_shared_commit_is_undone_alone(
     names = {row["name"] for row in await Role.select(Role.name).where(Role.tenant == acme.id)}
     assert {"first", "last"} <= names
     assert not {"doomed", "orphan"} & names
+
+
+async def test_sqlite_a_shared_commit_an_ended_loop_left_open_is_made_by_the_next_write(
+    client, acme, engine_name
+) -> None:
+    """An event loop that ends between a write joining the shared transaction and its
+    COMMIT (its committer cancelled: tests end loops so) leaves the transaction open on the
+    writer connection. The next loop's first write commits it before it writes: both rows
+    are there, and that write is answered (without it, it joined the old transaction, which
+    no committer would ever end, and waited for ever)."""
+    if engine_name != "sqlite":
+        pytest.skip("SQLite's writer connection")
+    engine = current_engine()
+    assert isinstance(engine, ReusingSQLiteEngine)
+
+    async def write_then_end() -> None:
+        async with db._sqlite_write_lock():
+            [first, *rest] = role("left open", acme.id).statements()
+            await engine.write_at_once(first, rest)
+            for committer in engine._committers:
+                committer.cancel()  # the loop ends before the COMMIT
+
+    def on_a_loop_that_ends() -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(write_then_end())
+            loop.run_until_complete(asyncio.sleep(0))  # the committer sees its cancel
+        finally:
+            loop.close()
+
+    await asyncio.to_thread(on_a_loop_that_ends)
+    assert engine._batch is not None
+    assert await asyncio.wait_for(write_together(role("next", acme.id)), timeout=10) is True
+    assert engine._batch is None
+    names = {row["name"] for row in await Role.select(Role.name).where(Role.tenant == acme.id)}
+    assert {"left open", "next"} <= names
 
 
 async def test_sqlite_a_refused_write_answers_after_the_write_that_refused_it(
