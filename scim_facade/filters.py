@@ -19,6 +19,7 @@ filter over the documented limits, is a 400 `invalidFilter`, never an ignored cl
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -45,6 +46,7 @@ from scim2_models.path import (
     ValuePath,
 )
 
+from definewtf.db import planned_each_time, planned_once
 from definewtf.registry import (
     GROUP_ATTRIBUTES,
     GROUP_SCHEMA,
@@ -241,6 +243,19 @@ class FilterCompiler(FilterVisitor[Combinable]):
         #: every bind. A pattern inside brackets (`emails[value co "x"]`) is not counted:
         #: its plan was not measured.
         self.searches_patterns = False
+        #: The filter compiled tests values kept in rows of their own (`user_value`,
+        #: `group_member`): how many rows a value names is the value's (everyone's title or
+        #: one user's), so its statements are planned for the values bound, each time
+        #: (`definewtf.db.planned_each_time`).
+        self.reads_values = False
+
+    def planning(self) -> contextlib.AbstractContextManager[None]:
+        """How the statements of the filter compiled are to be planned (`definewtf.db`)."""
+        if self.reads_values:
+            return planned_each_time()
+        if self.searches_patterns:
+            return planned_once()
+        return contextlib.nullcontext()
 
     def compile(self, expression: str) -> Combinable:
         return self.visit(parse_filter(expression))
@@ -340,6 +355,7 @@ class FilterCompiler(FilterVisitor[Combinable]):
         raise InvalidValueException(detail=f"cannot sort by {sort_by!r}")
 
     def _owner_in(self, owners: QueryString) -> Combinable:
+        self.reads_values = True
         return _OwnerIn(self.OWNER, owners)
 
     def _entries(self, parent: AttributeSpec, node: FilterNode) -> QueryString:

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +13,6 @@ from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from scim2_models import InvalidFilterException
 
-from definewtf.db import planned_once
 from scim_facade.context import ScimContext
 from scim_facade.filters import FilterCompiler, compile_query
 from scim_facade.requests import ListQuery, list_query, query_of_request, read_json
@@ -36,12 +35,12 @@ async def search(
     """One page of the listed types, in order, as one list. A filter naming an attribute a
     type does not declare matches none of that type (§3.4.2.1); a filter no type understands
     is invalidFilter. sortBy orders within each type. One list call per type."""
-    compiled: list[tuple[dict[str, Any], ResourceKind, bool]] = []
+    compiled: list[tuple[dict[str, Any], ResourceKind, AbstractContextManager[None]]] = []
     first_error: InvalidFilterException | None = None
     for kind in kinds:
         compiler = kind.compiler(scim.tenant.id)
         try:
-            compiled.append((compile_query(compiler, query), kind, compiler.searches_patterns))
+            compiled.append((compile_query(compiler, query), kind, compiler.planning()))
         except InvalidFilterException as exc:
             first_error = first_error or exc
     if not compiled and first_error is not None:
@@ -49,8 +48,8 @@ async def search(
     offset, remaining = query.start_index - 1, query.count
     resources: list[dict[str, Any]] = []
     total = 0
-    for kwargs, kind, patterns in compiled:
-        with planned_once() if patterns else contextlib.nullcontext():
+    for kwargs, kind, planning in compiled:
+        with planning:
             page = await kind.lister(
                 tenant_id=scim.tenant.id,
                 actor=scim.actor,
