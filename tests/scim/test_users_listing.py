@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from definewtf.services import paging
+
 USERS = "/api/scim/Users"
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -177,6 +179,31 @@ async def test_pages_sorted_by_a_single_value_cross_into_the_users_without_one(
             assert body["totalResults"] == len(expected), (page, body)
             names = [r["userName"] for r in body.get("Resources", [])]
             assert names == expected[start - 1 : start - 1 + count], page
+
+
+async def test_a_user_deleted_between_a_sorted_pages_walk_and_its_read_does_not_end_the_listing(
+    client, scim_auth, families, monkeypatch
+) -> None:
+    """A page sorted by a value names its users first, then reads them: one deleted in
+    between leaves the page a user short, and the total must still count the users after it
+    (a client stops paging once startIndex passes totalResults; it had been told the
+    listing ended there)."""
+    walk = paging._ids_by_value
+    deleted: list[str] = []
+
+    async def then_delete_the_first(*args, **kwargs):  # type: ignore[no-untyped-def]
+        ids = await walk(*args, **kwargs)
+        if not deleted:
+            deleted.append(str(ids[0]))
+            response = await client.delete(f"{USERS}/{ids[0]}", headers=scim_auth)
+            assert response.status_code == 204
+        return ids
+
+    monkeypatch.setattr(paging, "_ids_by_value", then_delete_the_first)
+    params = {"sortBy": "name.familyName", "count": "3"}
+    body = (await client.get(USERS, params=params, headers=scim_auth)).json()
+    assert len(body["Resources"]) == 2
+    assert body["totalResults"] == len(FAMILIES) - 1
 
 
 async def test_attributes_selects_and_always_returns_id(client, scim_auth, people) -> None:

@@ -71,8 +71,10 @@ async def fetch_page(
             *order_args,
         )
         rows = await _rows(table, query, json_columns) if ids else []
-        if len(rows) < limit and (rows or offset == 0):
-            return offset + len(rows), rows
+        # Whether the page ends the listing is the walk's to say: a row deleted since it
+        # (one statement later) shortens the page, not the listing.
+        if len(ids) < limit and (ids or offset == 0):
+            return offset + len(ids), rows
         return await count(), rows
     if offset:
         # A deep page names its ids first and reads only those rows: the skipped rows are
