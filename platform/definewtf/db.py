@@ -534,7 +534,7 @@ class _ReusingTransaction(SQLiteTransaction):
 #: "each time": a filter on a value kept in `user_value` (`title eq "Engineer"`). Planned
 #: without the value, `value_ci = $n` is taken for one user's (nearly every value there is
 #: distinct), so from the sixth search on a title everyone has was read whole and sorted:
-#: 0.44 s for the page and 0.48 s for its count at 100,000 users, against 10 ms and 90 ms
+#: 0.44 s for the page and 0.48 s for its count at 100,000 users, against 10 ms and 94 ms
 #: planned for the value. Planning each time costs a fraction of a millisecond.
 _PLANNING = {
     "once": {"plan_cache_mode": "force_generic_plan"},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -73,9 +73,7 @@ async def fetch_page(
         rows = await _rows(table, query, json_columns) if ids else []
         # Whether the page ends the listing is the walk's to say: a row deleted since it
         # (one statement later) shortens the page, not the listing.
-        if len(ids) < limit and (ids or offset == 0):
-            return offset + len(ids), rows
-        return await count(), rows
+        return await _total(ids, offset, limit, count), rows
     if offset:
         # A deep page names its ids first and reads only those rows: the skipped rows are
         # walked in an index that holds the order and the id (m0009), and never read.
@@ -97,11 +95,18 @@ async def fetch_page(
         total, rows = await asyncio.gather(count(), _rows(table, query, json_columns))
         return total, rows
     rows = await _rows(table, query, json_columns)
-    if len(rows) < limit and (rows or offset == 0):
-        # The page ends before `limit`: it holds the last rows, so the total is known without
-        # counting. A lookup (`userName eq …`: 0 or 1 row) is then one statement, not two.
-        return offset + len(rows), rows
-    return await count(), rows
+    return await _total(rows, offset, limit, count), rows
+
+
+async def _total(
+    found: Sequence[Any], offset: int, limit: int, count: Callable[[], Awaitable[int]]
+) -> int:
+    """The listing's total, `found` being what a page starting at `offset` found: a page
+    that ends before `limit` holds the last rows, so the total is known without counting. A
+    lookup (`userName eq …`: 0 or 1 row) is then one statement, not two."""
+    if len(found) < limit and (found or offset == 0):
+        return offset + len(found)
+    return await count()
 
 
 async def _ids_by_value(
