@@ -476,7 +476,8 @@ class UserFilterCompiler(FilterCompiler):
         if spec.multi_valued:
             return SortKey(least, descending)
         walk = ValueOrder(
-            join=QueryString("JOIN user_value sort_value ON {}", owned("sort_value")),
+            values="user_value sort_value",
+            matches=owned("sort_value"),
             value=f"sort_value.{column}",
             absent=QueryString("NOT EXISTS (SELECT 1 FROM user_value v WHERE {})", owned("v")),
         )

@@ -78,14 +78,24 @@ async def _create(client, scim_auth, count: int) -> None:
         assert (await client.post(USERS, json=body, headers=scim_auth)).status_code == 201
 
 
-async def _bulk_family_names(engine_name: str, tenant: TenantRecord) -> None:
-    """A `name.familyName` for every user written by `_bulk_users`, as `user_value` rows."""
+async def _bulk_names(engine_name: str, tenant: TenantRecord) -> None:
+    """For every user written by `_bulk_users`, the `user_value` rows of an Entra-shaped
+    user's name and title: `name.familyName` (distinct), `name.givenName`, `name.formatted`
+    and the title "Engineer" (all alike). With only the familyName's rows, the statistics
+    told SQLite that the (tenant, attr, sub) prefix was selective; with a real user's rows
+    it walked the tenant instead and sorted it."""
     random_id = "gen_random_uuid()" if engine_name == "postgresql" else _SQLITE_UUID
-    await current_engine().run_ddl(
-        'INSERT INTO user_value (id, tenant, "user", attr, entry, sub, value, value_ci) '  # noqa: S608
-        f"SELECT {random_id}, tenant, id, 'name', 0, 'familyname', 'F' || user_name, "
-        f"'f' || user_name FROM app_user WHERE tenant = '{tenant.id}'"
-    )
+    for attr, sub, value in [
+        ("name", "familyname", "'F' || user_name"),
+        ("name", "givenname", "'G'"),
+        ("name", "formatted", "'G F' || user_name"),
+        ("title", "", "'Engineer'"),
+    ]:
+        await current_engine().run_ddl(
+            'INSERT INTO user_value (id, tenant, "user", attr, entry, sub, value, value_ci) '  # noqa: S608
+            f"SELECT {random_id}, tenant, id, '{attr}', 0, '{sub}', {value}, lower({value}) "
+            f"FROM app_user WHERE tenant = '{tenant.id}'"
+        )
 
 
 async def _grow_and_analyze(client, scim_auth, monkeypatch, *grow) -> None:
@@ -198,7 +208,7 @@ async def test_a_listing_sorted_by_a_single_valued_attribute_walks_its_values_in
         scim_auth,
         monkeypatch,
         functools.partial(_bulk_users, engine_name, acme),
-        functools.partial(_bulk_family_names, engine_name, acme),
+        functools.partial(_bulk_names, engine_name, acme),
     )
     sql_log.clear()
     params = {"count": 100, "sortBy": "name.familyName", "sortOrder": order}

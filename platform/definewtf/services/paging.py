@@ -63,7 +63,9 @@ async def fetch_page(
     selected, json_columns = _select(table, tuple(columns), extra)
     order, order_args = _order_by(sort)
     if sort is not None and sort.by_value is not None:
-        ids = await _ids_by_value(table, where, sort.by_value, sort.descending, offset, limit)
+        ids = await _ids_by_value(
+            table, where, sort.by_value, sort.descending, offset, limit, whole=count_ahead
+        )
         query = QueryString(
             f"{selected} WHERE {{}} AND id IN ({placeholders(len(ids))}) {order}",
             where.querystring,
@@ -116,17 +118,26 @@ async def _ids_by_value(
     descending: bool,
     offset: int,
     limit: int,
+    *,
+    whole: bool,
 ) -> list[Any]:
     """The ids of a page in the order of a value kept in an index (`ValueOrder`): the rows
     with a value, walked in the index, then those without, in creation order. The second
-    statement runs only for the page where the rows with a value end (or past it)."""
+    statement runs only for the page where the rows with a value end (or past it).
+
+    `whole`: the listing is the tenant's, unfiltered. SQLite is then made to walk the values
+    first (a CROSS JOIN keeps its tables in the order written): its statistics of a real
+    tenant's `user_value` priced that above reading every user and sorting them all, 53 ms
+    for the first page at 10,000 users. A filter may name few rows: its join is left to the
+    planner. PostgreSQL plans both alike."""
     name = _name(table)
+    joined = f"{by_value.values} {'CROSS JOIN' if whole else ','} {name}"
     direction = "DESC" if descending else "ASC"
     valued = await fetch(
-        f"SELECT {name}.id AS id FROM {name} {{}} WHERE {{}} "  # noqa: S608 -- our names
+        f"SELECT {name}.id AS id FROM {joined} WHERE {{}} AND {{}} "  # noqa: S608 -- our names
         f"ORDER BY {by_value.value} {direction}, {name}.created_at ASC, {name}.id ASC "
         "LIMIT {} OFFSET {}",
-        by_value.join,
+        by_value.matches,
         where.querystring,
         limit,
         offset,
@@ -138,8 +149,8 @@ async def _ids_by_value(
         with_value = offset + len(ids)
     else:  # past the last row with a value: how many there are
         counted = await fetch(
-            f"SELECT COUNT(*) AS n FROM {name} {{}} WHERE {{}}",  # noqa: S608 -- our names
-            by_value.join,
+            f"SELECT COUNT(*) AS n FROM {joined} WHERE {{}} AND {{}}",  # noqa: S608
+            by_value.matches,
             where.querystring,
         )
         with_value = int(counted[0]["n"])
