@@ -7,7 +7,10 @@ substring searches a console's search box sends.
 - first vs deep page: the first page and the page at 90% of the users (startIndex 90,001 at
   100,000 users, 9,001 at 10,000), one at a time and interleaved, so a noisy neighbour hits
   both alike; OFFSET paging shows here as a deep page slower than the first;
-- `filter=userName co "…"` and `sw "…"` (about 10 to 20 matches each), concurrently.
+- `filter=userName co "…"` and `sw "…"` (about 10 to 20 matches each), concurrently;
+- what else a console asks (`CONSOLE`): a sort by a value, a value every user has, a pattern
+  every user matches, one at a time, each past the five times after which PostgreSQL may
+  keep a plan made without the values.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import quote
 
-from bench.load import Check, Response, call
+from bench.load import Check, Response, call, filter_url
 from bench.phases import Bench, Request, SeededUser, measure_kinds, no_seeded_users, one_at_a_time
 from bench.stats import OpResult, PhaseSummary
 
@@ -28,6 +31,25 @@ FIRST_PAGE = f"GET /Users?startIndex=1&count={PAGE}"
 DEEP_PAGE = f"GET /Users?startIndex=<90%>&count={PAGE}"
 CONTAINS = f'GET /Users?filter=userName co "…"&count={PAGE}'
 STARTS_WITH = f'GET /Users?filter=userName sw "…"&count={PAGE}'
+
+
+SORTED = f"/Users?sortBy=name.familyName&count={PAGE}"
+#: A console's requests beside paging and its search box, by op name: every one names (almost)
+#: every user, where a plan that is good for a few matches reads and sorts them all.
+#: (`title`: the update phase retitles the users it picks; the others keep "Engineer".)
+CONSOLE = {
+    f"GET {SORTED}": SORTED,
+    f'GET /Users?filter=title eq "Engineer"&count={PAGE} (almost everyone)': filter_url(
+        "Users", "title", "Engineer", f"&count={PAGE}"
+    ),
+    f'GET /Users?filter=userName co "bench"&count={PAGE} (everyone)': filter_url(
+        "Users", "userName", "bench", f"&count={PAGE}", operator="co"
+    ),
+}
+#: Each console request, one at a time: PostgreSQL plans a prepared statement for its values
+#: five times, then may keep a plan made without them (a value filter did so, 925 ms against
+#: 90 at 100,000 users, before ff07815).
+CONSOLE_REPEATS = 12
 
 
 def page_url(start: int) -> str:
@@ -56,6 +78,21 @@ def contains(user: SeededUser) -> Request:
 
 def starts_with(user: SeededUser) -> Request:
     return Request("GET", _search("sw", f"user{user.index // 10:05d}"), check=_some_match)
+
+
+def _full_page(response: Response) -> str | None:
+    """A page of as many users as it may hold: `count`, or all the matches if fewer."""
+    body = response.json()
+    got, total = len(body.get("Resources", [])), body.get("totalResults", 0)
+    return None if got == min(PAGE, total) else f"{got} of {total} resources"
+
+
+async def _console(bench: Bench) -> list[OpResult]:
+    ops = {name: OpResult(name) for name in CONSOLE}
+    for _ in range(CONSOLE_REPEATS):
+        for name, url in CONSOLE.items():
+            await call(bench.client, ops[name], "GET", url, check=_full_page)
+    return [one_at_a_time(op) for op in ops.values()]
 
 
 def expect_page(size: int) -> Check:
@@ -125,13 +162,24 @@ async def listing(bench: Bench) -> PhaseSummary:
         f"co / sw: {len(picks):,} requests each at {bench.options.concurrency}, repeated until"
         f" {bench.options.read_seconds:g} s had passed; about 10 to 20 matches per query"
     )
+    console = await _console(bench)
+    notes.append(
+        f"console requests: each {CONSOLE_REPEATS} times, one at a time, in turns;"
+        " ops/s = 1 / mean latency"
+    )
     figures: dict[str, float] = {}
     deep_s, first_s = deep.summary(), first.summary()
     if deep_s.p50_ms and first_s.p50_ms:
         figures["deep/first page p50"] = round(deep_s.p50_ms / first_s.p50_ms, 2)
     return PhaseSummary(
         "list",
-        [one_at_a_time(walk).summary(), first_s, deep_s, *searches],
+        [
+            one_at_a_time(walk).summary(),
+            first_s,
+            deep_s,
+            *searches,
+            *(op.summary() for op in console),
+        ],
         notes + more,
         figures,
     )
