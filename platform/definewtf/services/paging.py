@@ -48,7 +48,7 @@ async def fetch_page(
     `count_ahead`: the page is expected full (a whole tenant's listing), so its total is
     counted beside the read rather than after it, where the database can (PostgreSQL outside
     a transaction): an admin paging through 10,000 users waited for a 3 ms count after each
-    page's read.
+    page's read. Sorted by a value, such a listing walks the values first (`_ids_by_value`).
 
     `count_index`: on SQLite, the index the total is counted in, one that holds every row
     `where` names. Once analyzed, a database of one tenant tells SQLite's planner that
