@@ -121,6 +121,7 @@ async def groups(bench: Bench) -> PhaseSummary:
     small = await _build(bench, "bench-small", small_ids, group_post, small_patch)
     big = await _build(bench, "bench-big", [u.id for u in users[:big_size]], group_post, big_patch)
     sizes = {small: SMALL_GROUP, big: big_size}
+    bench.groups += [small, big]
 
     scratch = OpResult("warm-up")
     add = {g: OpResult(measured_name("add", n)) for g, n in sizes.items()}

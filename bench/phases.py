@@ -101,6 +101,8 @@ class Bench:
     target: Target
     options: Options
     users: list[SeededUser] = field(default_factory=list)
+    #: The ids of the groups the groups phase built (and left, for the graphql phase).
+    groups: list[str] = field(default_factory=list)
 
     def rng(self, salt: int) -> random.Random:
         # Load generation, not security: a seeded generator makes runs repeatable.
