@@ -190,10 +190,7 @@ def to_scim_user(
     body = {"id": str(record.id), **_representation(record)}
     if groups:
         groups_url = location.rsplit("/Users/", 1)[0] + "/Groups"
-        body["groups"] = [
-            {"value": str(gid), "$ref": f"{groups_url}/{gid}", "display": name, "type": "direct"}
-            for gid, name in groups
-        ]
+        body["groups"] = [_group_of_user(str(gid), name, groups_url) for gid, name in groups]
     body["meta"] = {
         "resourceType": "User",
         "created": record.created_at.isoformat(),
@@ -202,6 +199,16 @@ def to_scim_user(
         "version": etag(record.version),
     }
     return body
+
+
+def _group_of_user(group_id: str, name: str, groups_url: str) -> dict[str, str]:
+    # The id's text once: `str(UUID)` is Python code, and a user may be in dozens of groups.
+    return {
+        "value": group_id,
+        "$ref": f"{groups_url}/{group_id}",
+        "display": name,
+        "type": "direct",
+    }
 
 
 def project(

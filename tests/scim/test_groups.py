@@ -318,3 +318,37 @@ async def test_id_filters_on_users_and_groups_each_name_their_own_table(
         )
         assert response.status_code == 200, response.text
         assert [found["id"] for found in response.json()["Resources"]] == [ids[resource]]
+
+
+async def test_a_users_groups_come_by_display_name_on_every_read(client, scim_auth, people) -> None:
+    """The read-only `groups` of a User: the same list, by displayName (then id), whether the
+    user is read alone, found by a filter or listed in a page."""
+    names = ["beta", "Alpha", "Épée", "gamma", "Delta"]
+    created = [await create_group(client, scim_auth, name, members=[people[0]]) for name in names]
+    expected = [
+        (group["id"], group["displayName"])
+        for group in sorted(created, key=lambda group: (group["displayName"], group["id"]))
+    ]
+    user_name = "p0@x.test"
+    reads = [
+        (await client.get(f"{USERS}/{people[0]}", headers=scim_auth)).json(),
+        *(
+            await client.get(
+                USERS, params={"filter": f'userName eq "{user_name}"'}, headers=scim_auth
+            )
+        ).json()["Resources"],
+        *(
+            await client.get(USERS, params={"filter": 'userName co "p0@"'}, headers=scim_auth)
+        ).json()["Resources"],
+        next(
+            resource
+            for resource in (await client.get(USERS, headers=scim_auth)).json()["Resources"]
+            if resource["id"] == people[0]
+        ),
+    ]
+    for user in reads:
+        assert [(group["value"], group["display"]) for group in user["groups"]] == expected
+        assert all(
+            group["$ref"].endswith(f"/Groups/{group['value']}") and group["type"] == "direct"
+            for group in user["groups"]
+        )
