@@ -564,6 +564,12 @@ def planned_each_time() -> contextlib.AbstractContextManager[None]:
     return _planned("each time")
 
 
+def planned_once_here() -> bool:
+    """Whether a statement run now is planned once, without its values (`planned_once()`,
+    on PostgreSQL, outside a transaction)."""
+    return _planning.get() == "once" and concurrent_reads()
+
+
 class CompilingPostgresEngine(PostgresEngine):
     """Piccolo's PostgreSQL engine, compiling a statement with `compile_querystring`: Piccolo
     splits every template of a statement's tree with `string.Formatter` on every run, a

@@ -398,3 +398,39 @@ async def test_searches_on_sqlite_keep_their_prepared_statements(
     # is a range without LIKE: four in all.
     assert len(searches) >= 4, searches
     assert [(sql, reprep) for sql, reprep in searches if reprep] == [], searches
+
+
+async def _every_page(client, auth, expression: str, sort: dict[str, str]) -> dict:
+    """(startIndex, count) -> (totalResults, userNames) of every page the search may be asked."""
+    pages = {}
+    for start in (1, 2, 5, 7, 8, 11, 12, 20, 21, 30):
+        for count in (1, 4, 7, 100):
+            params = {"filter": expression, "startIndex": str(start), "count": str(count), **sort}
+            response = await client.get(USERS, params=params, headers=auth)
+            assert response.status_code == 200, (params, response.text)
+            body = response.json()
+            names = [r["userName"] for r in body.get("Resources", [])]
+            pages[start, count] = (body["totalResults"], names)
+    return pages
+
+
+@pytest.mark.parametrize(
+    "sort", [{}, {"sortBy": "userName", "sortOrder": "descending"}], ids=["created", "userName"]
+)
+async def test_a_search_naming_more_users_than_a_page_pages_like_any_other(
+    client, scim_auth, acme, many_acme_users, sort
+) -> None:
+    """A search planned once reads its first page among as many rows as the page holds and
+    one more, and a search that names that many is read again, planned for its pattern
+    (`definewtf.services.paging`). Whichever way a page is read, it holds the users every
+    other page would, with the same total. The expected pages come from the unfiltered
+    listing, matched here."""
+    await many_acme_users(20)  # u1@x.test … u20@x.test, in creation order
+    listing = await client.get(USERS, params={"count": "100", **sort}, headers=scim_auth)
+    everyone = [r["userName"] for r in listing.json()["Resources"]]
+    for phrase in ("x.test", "u1", "u2", "u17"):  # 20, 11, 2 and 1 matches
+        matches = [name for name in everyone if phrase in name]
+        pages = await _every_page(client, scim_auth, f'userName co "{phrase}"', sort)
+        for (start, count), (total, names) in pages.items():
+            assert total == len(matches), (phrase, start, count)
+            assert names == matches[start - 1 : start - 1 + count], (phrase, start, count)
