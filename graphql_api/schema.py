@@ -340,14 +340,15 @@ class Query:
                     group_id=group_id,
                 ),
             )
-        page = await users.list_users(
-            tenant_id=tenant.id,
-            actor=context.require_actor(),
-            criteria=criteria,
-            offset=offset,
-            limit=limit,
-            with_groups=True,  # read in the page's own statement
-        )
+        with users.planning_of(criteria):
+            page = await users.list_users(
+                tenant_id=tenant.id,
+                actor=context.require_actor(),
+                criteria=criteria,
+                offset=offset,
+                limit=limit,
+                with_groups=True,  # read in the page's own statement
+            )
         grants: dict[uuid.UUID, list[roles.RoleGrant]] = {}
         if _selects(info, "roles"):
             grants = await roles.grants_of_users(

@@ -236,6 +236,34 @@ def many_acme_users(acme: TenantRecord, engine_name: str) -> Callable[[int], Awa
 
 
 @pytest.fixture
+def plans_made() -> Callable[[str], Awaitable[tuple[int, int]]]:
+    """(generic, custom) plans PostgreSQL made for the prepared statements whose text is LIKE
+    the pattern given, summed over every connection of the engine's pools (each has its own)."""
+
+    async def made(statement_like: str) -> tuple[int, int]:
+        engine = current_engine()
+        generic = custom = 0
+        for pool in (engine.pool, *engine.planning_pools.values()):
+            connections = [await pool.acquire() for _ in range(pool.get_size())]
+            try:
+                for connection in connections:
+                    row = await connection.fetchrow(
+                        "SELECT coalesce(sum(generic_plans), 0) AS generic, "
+                        "coalesce(sum(custom_plans), 0) AS custom "
+                        "FROM pg_prepared_statements WHERE statement LIKE $1",
+                        statement_like,
+                    )
+                    generic += row["generic"]
+                    custom += row["custom"]
+            finally:
+                for connection in connections:
+                    await pool.release(connection)
+        return generic, custom
+
+    return made
+
+
+@pytest.fixture
 async def scim_token(acme: TenantRecord, security: Security) -> str:
     issued = await tokens.generate_scim_token(tenant_id=acme.id, actor=CLI_ACTOR, security=security)
     return issued.token

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from definewtf.db import current_engine
 from definewtf.principals import CLI_ACTOR
 from definewtf.services import groups, roles, users
 from definewtf.services.groups import GroupData
@@ -46,3 +49,22 @@ async def test_each_filter(graphql, admin_key, acme, security) -> None:
     assert await names(graphql, admin_key, groupId=str(crew.id)) == ["bob", "cid"]
     assert await names(graphql, admin_key, groupId=str(crew.id), active=True) == ["cid"]
     assert await names(graphql, admin_key, search="%") == []  # wildcards are literal
+
+
+async def test_a_search_is_planned_for_its_values_each_time_on_postgresql(
+    graphql, admin_key, engine_name, many_acme_users, plans_made
+) -> None:
+    """The console's search is planned for its values every time (`users.planning_of`).
+    Left to PostgreSQL, the plan it kept after five searches counted a search everyone
+    matches by reading every match through the trigram index: 93 ms at 100,000 users,
+    against 44 ms planned for the pattern."""
+    if engine_name != "postgresql":
+        pytest.skip("PostgreSQL's plan cache")
+    await many_acme_users(3000)
+    await current_engine().run_ddl("ANALYZE app_user")
+    for _ in range(8):
+        body = (await graphql(admin_key, QUERY, {"f": {"search": "x.test"}})).json()
+        assert body["data"]["users"]["totalCount"] == 3000, body
+    generic, custom = await plans_made('%"app_user"%LIKE%')
+    assert generic == 0
+    assert custom == 16  # the page and its count, eight times

@@ -111,7 +111,7 @@ async def test_a_prefix_search_is_its_range_alone_on_postgresql(
 
 
 async def test_a_search_is_planned_once_per_connection_on_postgresql(
-    client, scim_auth, engine_name, many_acme_users
+    client, scim_auth, engine_name, many_acme_users, plans_made
 ) -> None:
     """The generic plan of a range (`sw`) or a pattern (`co`) is estimated at 0.5% of the
     tenant, dearer than a plan made for the values bound, so PostgreSQL left to choose planned
@@ -132,15 +132,15 @@ async def test_a_search_is_planned_once_per_connection_on_postgresql(
         )
         assert response.status_code == 200, response.text
         assert 1 <= response.json()["totalResults"] < 100, expression
-    assert await _plans_made('%"app_user"."user_name_ci"%') == (len(searches), 0)
+    assert await plans_made('%"app_user"."user_name_ci"%') == (len(searches), 0)
     for _ in range(8):
         response = await client.get("/api/scim/Users?count=100", headers=scim_auth)
         assert response.status_code == 200, response.text
-    assert await _plans_made('%"deleted_at" IS NULL ORDER BY%') == (0, 8)
+    assert await plans_made('%"deleted_at" IS NULL ORDER BY%') == (0, 8)
 
 
 async def test_a_value_filter_is_planned_for_its_value_each_time_on_postgresql(
-    client, scim_auth, engine_name, many_acme_users
+    client, scim_auth, engine_name, many_acme_users, plans_made
 ) -> None:
     """A filter on a value kept in `user_value` (`title eq "…"`) is planned for the value
     bound, every time. Left to choose, PostgreSQL ran its generic plan from the sixth search
@@ -162,32 +162,9 @@ async def test_a_value_filter_is_planned_for_its_value_each_time_on_postgresql(
         response = await client.get("/api/scim/Users", params=params, headers=scim_auth)
         assert response.status_code == 200, response.text
         assert response.json()["totalResults"] == 3000
-    generic, custom = await _plans_made('%"app_user"."id" IN (SELECT v."user"%')
+    generic, custom = await plans_made('%"app_user"."id" IN (SELECT v."user"%')
     assert generic == 0
     assert custom == 16  # the page and its count, eight times
-
-
-async def _plans_made(statement_like: str) -> tuple[int, int]:
-    """(generic, custom) plans made for the prepared statements whose text is LIKE
-    `statement_like`, summed over every connection of the engine's pools (each has its own)."""
-    engine = current_engine()
-    generic = custom = 0
-    for pool in (engine.pool, *engine.planning_pools.values()):
-        connections = [await pool.acquire() for _ in range(pool.get_size())]
-        try:
-            for connection in connections:
-                row = await connection.fetchrow(
-                    "SELECT coalesce(sum(generic_plans), 0) AS generic, "
-                    "coalesce(sum(custom_plans), 0) AS custom "
-                    "FROM pg_prepared_statements WHERE statement LIKE $1",
-                    statement_like,
-                )
-                generic += row["generic"]
-                custom += row["custom"]
-        finally:
-            for connection in connections:
-                await pool.release(connection)
-    return generic, custom
 
 
 async def _plan_of_user_search(
@@ -268,7 +245,7 @@ async def _sqlite_plan(sql: str) -> str:
 
 
 async def test_a_search_naming_many_users_is_planned_for_its_pattern_on_postgresql(
-    client, scim_auth, engine_name, many_acme_users
+    client, scim_auth, engine_name, many_acme_users, plans_made
 ) -> None:
     """A `co` search is planned once, without its pattern (`definewtf.db.planned_once`), and
     that plan reads every row the pattern names and sorts them: at 100,000 users, `userName
@@ -285,8 +262,8 @@ async def test_a_search_naming_many_users_is_planned_for_its_pattern_on_postgres
             response = await client.get("/api/scim/Users", params=params, headers=scim_auth)
             assert response.status_code == 200, response.text
             assert response.json()["totalResults"] == total
-    bounded = await _plans_made('%FROM (SELECT * FROM "app_user" WHERE%')
-    searches = await _plans_made('%"app_user"%LIKE%')
+    bounded = await plans_made('%FROM (SELECT * FROM "app_user" WHERE%')
+    searches = await plans_made('%"app_user"%LIKE%')
     assert bounded == (16, 0)  # both searches' first reads, eight times, one plan kept
     # the broad one's page and total, planned for the pattern
     assert (searches[0] - bounded[0], searches[1] - bounded[1]) == (0, 16)

@@ -7,8 +7,10 @@ parses a wire format.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
@@ -22,6 +24,7 @@ from definewtf.db import (
     current_engine,
     fetch,
     in_transaction,
+    planned_each_time,
     unique_violation_as,
     write_transaction,
 )
@@ -642,6 +645,17 @@ class UserQuery:
     email: str | None = None
     role: str | None = None
     group_id: UUID | None = None
+
+
+def planning_of(criteria: Combinable | None) -> AbstractContextManager[None]:
+    """How a console's search by `criteria_of` is to be planned on PostgreSQL
+    (`definewtf.db`): for its values, each time. How many users it names is the values'
+    (a search everyone matches, a group of 50,000): left to PostgreSQL, at 100,000 users a
+    search everyone matches counted its total in 93 ms by the plan kept after five, against
+    44 ms planned for the pattern. Planning costs a fraction of a millisecond, which the
+    console's requests can spare (an IdP's SCIM searches are planned once:
+    `scim_facade.filters`)."""
+    return contextlib.nullcontext() if criteria is None else planned_each_time()
 
 
 def criteria_of(tenant_id: UUID, query: UserQuery) -> Combinable | None:
