@@ -93,13 +93,13 @@ async def fetch_page(
         # them: for `userName co "example"` at 100,000 users (everyone) 160 ms for the
         # first page and 78 ms for its count, against 0.1 ms (the creation order walked,
         # stopping at the page's end) and 44 ms planned for the pattern. So the first page
-        # is read among no more rows than it shows and one: a search that names fewer (an
+        # is read among no more rows than it shows and one: a search that names no more (an
         # IdP's, most of a console's) is answered by that statement, planned once; one
         # that names more is read again, page and count at once, planned for its values.
         if offset == 0:
-            whole = await page.if_last()
-            if whole is not None:
-                return len(whole), whole
+            every = await page.all_if_no_more()
+            if every is not None:
+                return len(every), every
         with planned_each_time():
             return await page.read(count, count_ahead=True)
     return await page.read(count, count_ahead=count_ahead)
@@ -118,22 +118,20 @@ class _Page:
     offset: int
     limit: int
 
-    async def if_last(self) -> list[dict[str, Any]] | None:
-        """The rows of the page if it holds the last of the rows `where` names, else None:
-        read among the first `offset + limit + 1` rows the plan finds, in no order, which
-        are all of them if the page is not full."""
+    async def all_if_no_more(self) -> list[dict[str, Any]] | None:
+        """Every row `where` names, in order, if they are no more than `limit`, else None: read
+        among the first `limit + 1` rows the plan finds, in no order, which are all of them
+        if no more."""
         name = _name(self.table)
         query = QueryString(
             f"SELECT {self.columns} FROM (SELECT * FROM {name} WHERE {{}} LIMIT {{}}) "  # noqa: S608
-            f"AS {name} {self.order} LIMIT {{}} OFFSET {{}}",
+            f"AS {name} {self.order}",
             self.where.querystring,
-            self.offset + self.limit + 1,
+            self.limit + 1,
             *self.order_args,
-            self.limit,
-            self.offset,
         )
         rows = await _rows(self.table, query, self.json_columns)
-        return rows if len(rows) < self.limit else None
+        return rows if len(rows) <= self.limit else None
 
     async def read(
         self, count: Callable[[], Awaitable[int]], *, count_ahead: bool
