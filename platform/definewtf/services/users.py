@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
@@ -647,7 +646,7 @@ class UserQuery:
     group_id: UUID | None = None
 
 
-def planning_of(criteria: Combinable | None) -> AbstractContextManager[None]:
+def planning_of(criteria: Combinable | None) -> contextlib.AbstractContextManager[None]:
     """How a console's search by `criteria_of` is to be planned on PostgreSQL
     (`definewtf.db`): for its values, each time. How many users it names is the values'
     (a search everyone matches, a group of 50,000): left to PostgreSQL, at 100,000 users a
