@@ -421,10 +421,10 @@ async def test_a_search_naming_more_users_than_a_page_pages_like_any_other(
     client, scim_auth, acme, many_acme_users, sort
 ) -> None:
     """A search planned once reads its first page among as many rows as the page holds and
-    one more, and a search that names that many is read again, planned for its pattern
-    (`definewtf.services.paging`). Whichever way a page is read, it holds the users every
-    other page would, with the same total. The expected pages come from the unfiltered
-    listing, matched here."""
+    one more, and a search that names more than the page holds is read again, planned for
+    its pattern (`definewtf.services.paging`). Whichever way a page is read, it holds the
+    users every other page would, with the same total. The expected pages come from the
+    unfiltered listing, matched here."""
     await many_acme_users(20)  # u1@x.test … u20@x.test, in creation order
     listing = await client.get(USERS, params={"count": "100", **sort}, headers=scim_auth)
     everyone = [r["userName"] for r in listing.json()["Resources"]]
