@@ -70,15 +70,14 @@ async def fetch_page(
     count = functools.partial(_count, table, where, count_index)
     if limit == 0:
         return await count(), []
-    names, json_columns = _columns(table, tuple(columns), extra)
+    selected, json_columns = _select(table, tuple(columns), extra)
     order, order_args = _order_by(sort)
     if sort is not None and sort.by_value is not None:
         ids = await _ids_by_value(
             table, where, sort.by_value, sort.descending, offset, limit, whole=count_ahead
         )
         query = QueryString(
-            f"SELECT {names} FROM {_name(table)} "  # noqa: S608 -- our names
-            f"WHERE {{}} AND id IN ({placeholders(len(ids))}) {order}",
+            f"{selected} WHERE {{}} AND id IN ({placeholders(len(ids))}) {order}",
             where.querystring,
             *ids,
             *order_args,
@@ -87,7 +86,8 @@ async def fetch_page(
         # Whether the page ends the listing is the walk's to say: a row deleted since it
         # (one statement later) shortens the page, not the listing.
         return await _total(ids, offset, limit, count), rows
-    page = _Page(table, names, json_columns, where, order, order_args, offset, limit)
+    names = _columns(table, tuple(columns), extra)[0]
+    page = _Page(table, selected, names, json_columns, where, order, order_args, offset, limit)
     if planned_once_here():
         # Planned without its pattern, a search reads every row the pattern names and sorts
         # them: for `userName co "example"` at 100,000 users (everyone) 160 ms for the
@@ -110,6 +110,7 @@ class _Page:
     """A page of rows in a column order (`order`, ending in creation time and id)."""
 
     table: type[Table]
+    selected: str  # `SELECT <columns> FROM "table"`
     columns: str
     json_columns: tuple[str, ...]
     where: Combinable
@@ -136,8 +137,7 @@ class _Page:
     async def read(
         self, count: Callable[[], Awaitable[int]], *, count_ahead: bool
     ) -> tuple[int, list[dict[str, Any]]]:
-        order, order_args = self.order, self.order_args
-        selected = f"SELECT {self.columns} FROM {_name(self.table)}"  # noqa: S608 -- our names
+        order, order_args, selected = self.order, self.order_args, self.selected
         if self.offset:
             # A deep page names its ids first and reads only those rows: the skipped rows
             # are walked in an index that holds the order and the id (m0009), and never
@@ -251,12 +251,9 @@ async def select_rows(
     """The rows of `table` matching `where` (a resource by id), composed like a page.
     `for_update` locks them for the rest of the transaction on PostgreSQL; on SQLite the
     IMMEDIATE write transaction already excludes every other writer."""
-    names, json_columns = _columns(table, tuple(columns), extra)
+    selected, json_columns = _select(table, tuple(columns), extra)
     lock = " FOR UPDATE" if for_update and not is_sqlite() else ""
-    query = QueryString(
-        f"SELECT {names} FROM {_name(table)} WHERE {{}}{lock}",  # noqa: S608 -- our names
-        where.querystring,
-    )
+    query = QueryString(f"{selected} WHERE {{}}{lock}", where.querystring)
     return await _rows(table, query, json_columns)
 
 
@@ -276,8 +273,17 @@ def _name(table: type[Table]) -> str:
 
 
 def select_list(table: type[Table], columns: Sequence[Column]) -> str:
-    """`SELECT "a", "b" … FROM "table"`."""
-    return f"SELECT {_columns(table, tuple(columns))[0]} FROM {_name(table)}"  # noqa: S608
+    """`SELECT "a", "b" … FROM "table"`, rendered once per table and columns."""
+    return _select(table, tuple(columns))[0]
+
+
+@functools.cache
+def _select(
+    table: type[Table], columns: tuple[Column, ...], extra: Extra = ()
+) -> tuple[str, tuple[str, ...]]:
+    """`SELECT "a", "b" … FROM "table"` and which of the columns hold JSON (`_columns`)."""
+    names, json_columns = _columns(table, columns, extra)
+    return f"SELECT {names} FROM {_name(table)}", json_columns  # noqa: S608 -- our names
 
 
 @functools.cache
