@@ -108,9 +108,8 @@ async def test_requests_sent_after_a_revocation_are_refused_by_a_busy_instance(
 ) -> None:
     """B serves 16 requests at a time while the token is revoked behind its back: every request
     sent once the revocation has committed (and, on PostgreSQL, B has refused one) is refused.
-    On SQLite the requests of one event-loop iteration share one reading of data_version
-    (definewtf.revocations), which only a busy instance does: a reading kept one request too
-    long shows here."""
+    On SQLite every request reads the data version (definewtf.revocations): a reading kept,
+    for one request too many, shows here as on a busy instance only."""
     scim = {"Authorization": f"Bearer {scim_token}"}
     spc = "/api/scim/ServiceProviderConfig"
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)

@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import aiosqlite
@@ -54,6 +54,7 @@ from piccolo.table import Table
 from definewtf import sqlite_converters
 from definewtf.errors import Conflict, Unavailable
 from definewtf.tables import ALL_TABLES, Tenant
+from definewtf.wal_index import WalIndexWatch
 
 SQLITE_TIMEOUT_SECONDS = 30.0
 
@@ -153,6 +154,9 @@ class ReusingSQLiteEngine(SQLiteEngine):
         #: The writes in the writer connection's open transaction, waiting for its COMMIT.
         self._batch: _Batch | None = None
         self._committers: set[asyncio.Task[None]] = set()
+        #: What `data_version` reads: the WAL index's header; False where it cannot be read
+        #: (`PRAGMA data_version` instead), None until the first call.
+        self._wal_index: WalIndexWatch | Literal[False] | None = None
 
     async def write_at_once(
         self, first: QueryString, rest: Sequence[QueryString]
@@ -449,9 +453,20 @@ class ReusingSQLiteEngine(SQLiteEngine):
         return name in self._tables
 
     def data_version(self) -> int:
-        """SQLite's `PRAGMA data_version` on this thread's reader: it changes whenever any
-        other connection — this process's writers, another process — commits a change to the
-        database, and costs no I/O (definewtf.revocations)."""
+        """A number that changes whenever any other connection — this process's writers,
+        another process — commits a change to the database (definewtf.revocations): read from
+        the WAL index's header (`WalIndexWatch`), or where that cannot be read, SQLite's
+        `PRAGMA data_version` on this thread's reader."""
+        if self._wal_index is None:
+            version = self._pragma_data_version()
+            # The reader's read transaction has mapped the WAL index, which stays while the
+            # reader is open; a database not in WAL mode has none (`False`: PRAGMA it is).
+            self._wal_index = WalIndexWatch.open(self.path) or False
+            if not self._wal_index:
+                return version
+        return self._wal_index.version() if self._wal_index else self._pragma_data_version()
+
+    def _pragma_data_version(self) -> int:
         (version,) = self._reader().execute("PRAGMA data_version").fetchone()
         return int(version)
 
@@ -462,6 +477,9 @@ class ReusingSQLiteEngine(SQLiteEngine):
             await connection.close()
         if self._writer_connection is not None:  # no thread started for an engine that never wrote
             await self._on_writer_thread(self._close_writer)
+        if self._wal_index:
+            self._wal_index.close()
+        self._wal_index = None
         reader = getattr(self._readers, "connection", None)
         if reader is not None:
             reader.close()

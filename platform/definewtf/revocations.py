@@ -31,12 +31,11 @@ time as a request already in flight when the revocation committed, usually well 
 millisecond, longer on a loaded machine (tests/test_two_instances.py gives it two seconds, and a
 request that arrives meanwhile is served as one in flight would be).
 
-SQLite has no notifications but needs none: its `PRAGMA data_version` changes whenever another
+SQLite has no notifications but needs none: its data version changes whenever another
 connection commits anything, so a row is trusted only while nothing at all has been committed
-since it was read (`definewtf.db.ReusingSQLiteEngine.data_version`). Read-only traffic reuses
-rows; while users are being written, every request reads its row, as before. The requests an
-event-loop iteration serves share one reading of it (`RevocationFeed._data_version` says why
-that is as fresh as one each).
+since it was read (`definewtf.db.ReusingSQLiteEngine.data_version`, read for every request
+from the WAL index's header). Read-only traffic reuses rows; while users are being written,
+every request reads its row, as before.
 """
 
 from __future__ import annotations
@@ -121,8 +120,6 @@ class RevocationFeed:
         self._went_live: asyncio.Event | None = None
         self._stopping = False
         self._sqlite: ReusingSQLiteEngine | None = None
-        #: SQLite's data_version as read in the running loop's current iteration.
-        self._version_seen: tuple[asyncio.AbstractEventLoop, int] | None = None
         #: Notifications handled, observable by tests.
         self.notifications = 0
 
@@ -240,33 +237,10 @@ class RevocationFeed:
     def stamp(self, tenant_id: UUID) -> Stamp | None:
         """Take before reading a row: what the row will be remembered under (None: don't)."""
         if self._sqlite is not None:
-            return (self._data_version(self._sqlite), _every_tenant, _generations[tenant_id])
+            return (self._sqlite.data_version(), _every_tenant, _generations[tenant_id])
         if not self.live:
             return None
         return (self._epoch, _every_tenant, _generations[tenant_id])
-
-    def _data_version(self, engine: ReusingSQLiteEngine) -> int:
-        """SQLite's data_version, read once per iteration of the running event loop.
-
-        The PRAGMA begins and ends a WAL read transaction, whose locks on the shared memory
-        (fcntl) cost a SCIM request on one worker 7-8% of its CPU. Sharing one reading is
-        as fresh as a reading each: the value is forgotten by a callback queued right after
-        the read, and the loop runs callbacks in the order they were queued. So whatever
-        still sees the value runs in a callback queued before the read, for a request that
-        had been received by then; a commit after the read raced that request, as a request
-        in flight when a revocation commits races it on PostgreSQL. A request received later
-        is served after the value is forgotten, and reads it again."""
-        loop = asyncio.get_running_loop()
-        seen = self._version_seen
-        if seen is not None and seen[0] is loop:
-            return seen[1]
-        version = engine.data_version()
-        self._version_seen = (loop, version)
-        loop.call_soon(self._forget_version)
-        return version
-
-    def _forget_version(self) -> None:
-        self._version_seen = None
 
     def recall(self, tenant_id: UUID, digest: bytes, stamp: Stamp | None) -> Any:
         """What was remembered for the secret of this `digest`, if nothing has changed since
@@ -284,13 +258,11 @@ class RevocationFeed:
 
     async def settled(self) -> None:
         """Return once every notification sent before this call has been handled (an echo,
-        see `_echo`); on SQLite, once the data_version read in this loop iteration is
-        forgotten. For changes made behind the services' back (tests, an operator's SQL)
-        by whoever must see them next. A served request does not wait for it: one that
-        arrives before the notification is handled races the change as a request in flight
-        at the commit would (tests/test_two_instances.py)."""
+        see `_echo`); on SQLite at once (every stamp reads the data version). For changes
+        made behind the services' back (tests, an operator's SQL) by whoever must see them
+        next. A served request does not wait for it: one that arrives before the notification
+        is handled races the change as a request in flight at the commit would
+        (tests/test_two_instances.py)."""
         connection = self._connection
         if connection is not None and self.live:
             await self._echo(connection)
-        elif self._sqlite is not None:
-            await asyncio.sleep(0)  # queued after `_forget_version`: runs after it
