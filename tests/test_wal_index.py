@@ -119,3 +119,21 @@ def test_a_database_not_in_wal_mode_is_read_by_pragma(tmp_path: Path) -> None:
     other.execute("INSERT INTO t VALUES (1)")
     assert engine.data_version() != first
     other.close()
+
+
+def test_the_engine_numbers_a_wal_database_from_its_first_call(database) -> None:
+    """The engine's first number comes from the header too: a row stamped then is trusted
+    while nothing changes, and never under a number given later for another header."""
+    path, writer, _ = database
+    for _ in range(10):  # the process's watches have handed out numbers before
+        watch = WalIndexWatch.open(path)
+        assert watch is not None
+        watch.close()
+    engine = ReusingSQLiteEngine(path=path)
+    first = engine.data_version()
+    assert engine.data_version() == first
+    numbers = {first}
+    for i in range(5):
+        writer.execute("INSERT INTO t VALUES (?)", (i,))
+        numbers.add(engine.data_version())
+    assert len(numbers) == 6

@@ -458,12 +458,10 @@ class ReusingSQLiteEngine(SQLiteEngine):
         the WAL index's header (`WalIndexWatch`), or where that cannot be read, SQLite's
         `PRAGMA data_version` on this thread's reader."""
         if self._wal_index is None:
-            version = self._pragma_data_version()
-            # The reader's read transaction has mapped the WAL index, which stays while the
+            # The reader's read transaction maps the WAL index, which then stays while the
             # reader is open; a database not in WAL mode has none (`False`: PRAGMA it is).
+            self._pragma_data_version()
             self._wal_index = WalIndexWatch.open(self.path) or False
-            if not self._wal_index:
-                return version
         return self._wal_index.version() if self._wal_index else self._pragma_data_version()
 
     def _pragma_data_version(self) -> int:
