@@ -29,7 +29,15 @@ from pathlib import Path
 from bench.ceiling import REPO, uvicorn_command
 from bench.load import LOOPBACK, Client, call, drive, make_client
 from bench.pgstats import window
-from bench.phases import ROUNDS, Bench, Request, measure, measure_in_turns, one_at_a_time
+from bench.phases import (
+    ROUNDS,
+    Bench,
+    Request,
+    measure,
+    measure_in_turns,
+    one_at_a_time,
+    request_job,
+)
 from bench.server import Running, free_port, serving
 from bench.stats import OpResult, PhaseSummary
 
@@ -50,6 +58,7 @@ AUTH_ROUNDS = 4 * ROUNDS
 #: after 40 s of this endpoint alone, where a fresh one gave 0.97 (harness, notes of
 #: 2026-12-01 afternoon). The turns then compare two servers settled on the same request.
 SETTLE_S = 10.0
+SPC = Request("GET", "/ServiceProviderConfig")
 REFUSED = "GET /ServiceProviderConfig, wrong secret with the token's prefix (401)"
 WRONG_TRIES = 5
 
@@ -81,10 +90,7 @@ async def _tokenless_twin(
 async def _settle(bench: Bench, client: Client) -> None:
     """`SETTLE_S` of the phase's request to `client`, not measured."""
     unmeasured = OpResult("settling")
-    jobs = (
-        functools.partial(call, client, unmeasured, "GET", "/ServiceProviderConfig")
-        for _ in itertools.count()
-    )
+    jobs = (request_job(client, unmeasured, SPC) for _ in itertools.count())
     await drive(jobs, concurrency=bench.options.concurrency, seconds=SETTLE_S)
 
 
@@ -103,7 +109,7 @@ async def auth(bench: Bench, server: Running, log_dir: Path) -> PhaseSummary:
         for client in (bench.client, twin):
             await _settle(bench, client)
         async with window(target.database_url) as stats:
-            spc = [Request("GET", "/ServiceProviderConfig")] * count
+            spc = [SPC] * count
             turns = [(bench.client, authenticated, spc), (twin, tokenless, spc)]
             notes += await measure_in_turns(bench, turns, AUTH_ROUNDS, reads=True)
     healthz = f"{target.base_url}/healthz"
