@@ -250,9 +250,9 @@ SMALL = 10_000
 #: Values no other phase writes.
 SIZED, SIZED_MOVE = "Sized", "sized"
 #: What the sizes phase compares, in the order it runs them. Entra's PATCH of a changed email
-#: writes where no recent write was (a new email's place in its indexes): on SQLite at 100,000
-#: users it cost 3.4x its 10,000-user p50 while the rename, which writes the same name into
-#: every user it touches, stayed at 1.06x (bench/results/notes.md).
+#: writes where no recent write was (a new email's place in its indexes): on SQLite at
+#: 100,000 users its p50 was 2.93x its 10,000-user p50 in turns, while the rename, which
+#: writes the same name into every user it touches, stayed at 1.06x (bench/results/notes.md).
 SIZED_KINDS = (LOOKUP_USER_NAME, UPDATE_PATCH, UPDATE_EMAIL)
 
 

@@ -63,7 +63,7 @@ SQLITE_TIMEOUT_SECONDS = 30.0
 #: indexes, ten searchable values under four indexes each, the audit event's, the trigram
 #: index), most of them where no recent write was (random ids, external ids, emails). At
 #: 100,000 users (a 790 MB file) the pages on those paths no longer fit in 2 MB, and every
-#: write read them from the file again: a POST cost 4.3-5.2 ms of CPU, 2.6-3.0 of it in the
+#: write read them from the file again: a POST cost 4.9-5.2 ms of CPU, 2.9-3.0 of it in the
 #: kernel, against 1.8-2.0 with 16 or 64 MiB (bench/results/notes.md). The writer's cache
 #: survives its own commits (a reader's is dropped whenever another connection commits, so
 #: readers keep the default); SQLite fills it only as pages are read, so a small database
