@@ -287,14 +287,15 @@ async def sizes(bench: Bench, engine: str, log_dir: Path) -> PhaseSummary:
         rng = bench.rng(9)
         reads = [rng.choice(shared) for _ in range(bench.options.lookups)]
         writes = rng.sample(shared, min(bench.options.lookups, len(shared)))
-        rename = functools.partial(renaming, given=SIZED, title=TITLE)
-        move = functools.partial(moving, moved=SIZED_MOVE)
+        # Each kind of SIZED_KINDS: its request, its users, whether reads repeat.
+        plan: dict[str, tuple[Callable[[SeededUser], Request], list[SeededUser], bool]] = {
+            LOOKUP_USER_NAME: (by_user_name, reads, True),
+            UPDATE_PATCH: (functools.partial(renaming, given=SIZED, title=TITLE), writes, False),
+            UPDATE_EMAIL: (functools.partial(moving, moved=SIZED_MOVE), writes, False),
+        }
         ops: dict[str, OpResult] = {}
-        for kind, request_of, picks, repeated in (
-            (LOOKUP_USER_NAME, by_user_name, reads, True),
-            (UPDATE_PATCH, rename, writes, False),
-            (UPDATE_EMAIL, move, writes, False),
-        ):
+        for kind in SIZED_KINDS:
+            request_of, picks, repeated = plan[kind]
             turns = _turns(both, kind, request_of, picks, ops)
             notes += await measure_jobs_in_turns(bench, turns, reads=repeated)
     notes.insert(
