@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import os
 import re
 import shutil
@@ -354,6 +355,17 @@ def test_serve_answers_healthz_and_readyz(cli_env: dict[str, str], tmp_path: Pat
         ready = httpx.get(f"{base}/readyz", timeout=5)
         assert ready.status_code == 200, ready.text
         assert ready.json() == {"status": "ok"}
+        # Its line in the server's log, as the engineer on call reads it (written when the
+        # response is sent: flushed by the time the client has it).
+        request_id = ready.headers["X-Request-ID"]
+        [line] = [
+            json.loads(text)
+            for text in log.read_text().splitlines()
+            if text.startswith("{") and request_id in text
+        ]
+        assert line["logger"] == "definewtf.request"
+        assert (line["level"], line["msg"], line["request_id"]) == ("info", "request", request_id)
+        assert (line["method"], line["route"], line["status"]) == ("GET", "/readyz", 200)
 
 
 def test_serve_with_two_workers(cli_env: dict[str, str], engine_name: str, tmp_path: Path) -> None:

@@ -5,10 +5,12 @@ same observation of each request."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
 import re
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -200,3 +202,104 @@ async def test_scim_status_is_for_admins(graphql, member) -> None:
     denied = (await graphql(member_key, STATUS)).json()
     assert denied["data"] is None
     assert "admin" in denied["errors"][0]["message"]
+
+
+@dataclasses.dataclass
+class RequestLog:
+    handler: logging.StreamHandler
+    buffer: io.StringIO
+    records: list[logging.LogRecord]
+
+    def alone(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Our handler alone on the root logger, as `definewtf serve` has it: pytest adds its
+        own at the start of each test's call."""
+        monkeypatch.setattr(logging.root, "handlers", [self.handler])
+
+
+@pytest.fixture
+def request_log(monkeypatch: pytest.MonkeyPatch, client) -> Iterator[RequestLog]:
+    """The app's JSON handler writing to a buffer, and the request log records made."""
+    (ours,) = [h for h in logging.root.handlers if getattr(h, "definewtf", False)]
+    records: list[logging.LogRecord] = []
+    make_record = logging.Logger.makeRecord
+
+    def counted(self: logging.Logger, *args, **kwargs) -> logging.LogRecord:
+        record = make_record(self, *args, **kwargs)
+        if record.name == "definewtf.request":
+            records.append(record)
+        return record
+
+    monkeypatch.setattr(logging.Logger, "makeRecord", counted)
+    buffer = io.StringIO()
+    previous = ours.setStream(buffer)
+    yield RequestLog(ours, buffer, records)
+    ours.setStream(previous)
+
+
+def written_request_lines(buffer: io.StringIO) -> dict[str, dict]:
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    return {line["request_id"]: line for line in lines if line["logger"] == "definewtf.request"}
+
+
+async def test_a_request_line_written_directly_is_the_line_logging_writes(
+    client, scim_auth, request_log: RequestLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the JSON handler alone on the way, the request line is written without a
+    LogRecord; with anything else on the way it goes through `logging`, formatted by
+    JsonFormatter. The two lines are the same."""
+    request_log.alone(monkeypatch)
+    direct = await client.get("/api/scim/Users?count=1", headers=scim_auth)
+    monkeypatch.setattr(logging.getLogger("definewtf.request"), "filters", [lambda record: True])
+    formatted = await client.get("/api/scim/Users?count=1", headers=scim_auth)
+    assert len(request_log.records) == 1  # the second request's
+    lines = written_request_lines(request_log.buffer)
+    one, other = lines[direct.headers["X-Request-ID"]], lines[formatted.headers["X-Request-ID"]]
+    assert list(one) == list(other)
+    varying = {"ts", "request_id", "duration_ms"}
+    assert {k: v for k, v in one.items() if k not in varying} == {
+        k: v for k, v in other.items() if k not in varying
+    }
+    assert one["tenant"] == "acme"
+    assert (one["level"], one["msg"], one["status"]) == ("info", "request", 200)
+    for line in (one, other):
+        written = datetime.fromisoformat(line["ts"])
+        assert abs(written - utcnow()) < timedelta(minutes=1)
+
+
+def _handler_on_the_parent(monkeypatch: pytest.MonkeyPatch, ours: logging.Handler) -> None:
+    monkeypatch.setattr(logging.getLogger("definewtf"), "handlers", [logging.NullHandler()])
+
+
+def _another_record_factory(monkeypatch: pytest.MonkeyPatch, ours: logging.Handler) -> None:
+    factory = logging.getLogRecordFactory()
+    monkeypatch.setattr(logging, "_logRecordFactory", lambda *a, **k: factory(*a, **k))
+
+
+def _another_formatter(monkeypatch: pytest.MonkeyPatch, ours: logging.Handler) -> None:
+    monkeypatch.setattr(ours, "formatter", logging.Formatter("%(message)s"))
+
+
+@pytest.mark.parametrize(
+    "detour", [_handler_on_the_parent, _another_record_factory, _another_formatter]
+)
+async def test_a_request_line_goes_through_logging_when_anything_else_is_on_the_way(
+    client, request_log: RequestLog, monkeypatch: pytest.MonkeyPatch, detour
+) -> None:
+    """An operator's handler, a record factory adding trace ids, another format: each gets
+    the request's record."""
+    request_log.alone(monkeypatch)
+    detour(monkeypatch, request_log.handler)
+    await client.get("/healthz")
+    assert len(request_log.records) == 1
+
+
+async def test_a_log_that_cannot_be_written_does_not_fail_the_request(
+    client, request_log: RequestLog, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A closed or full log stream is reported the way `logging` reports it; the IdP still
+    gets its answer."""
+    request_log.alone(monkeypatch)
+    request_log.buffer.close()
+    answered = await client.get("/healthz")
+    assert answered.status_code == 200
+    assert "Message: 'request'" in capsys.readouterr().err
