@@ -251,6 +251,7 @@ def _finish(
 
 
 def _log_request(level: int, info: request_context.RequestInfo, fields: dict[str, Any]) -> None:
+    """The request's line: straight to the stream where `_sole_json_handler` allows it."""
     handler = _sole_json_handler(level)
     if handler is None:
         log.log(level, "request", extra={"fields": fields})
