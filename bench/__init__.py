@@ -12,7 +12,8 @@ against each peer (`bench.peers`). Every loop is bounded in count and in time. E
 stored as JSON in `bench/results/` and `bench/RESULTS.md` is rendered from all of them.
 
 Modules: `server` (database, server process, CLI), `memory` (the server processes' peak
-RSS, sampled every second while it runs), `load` (client, bounded concurrent loops), `stats`
+RSS, sampled every second while it runs), `cpu` (the CPU each server, PostgreSQL and the load
+generator spend per request in the rivals phase), `load` (client, bounded concurrent loops), `stats`
 (latencies and their summaries), `phases` (the shared state, sync, lookup),
 `auth`, `writes` (update, deprovision), `listing`, `groups`, `graphql`, `pgstats`
 (PostgreSQL's counters around a loop), `ceiling` + `ceiling_app` (bare Litestar and one
@@ -33,7 +34,8 @@ Phases, in run order:
 - graphql: `users(first: 100) { roles groups }` pages walked with `after`;
 - ceiling: bare Litestar and one indexed asyncpg query under the same uvicorn settings;
 - rivals: the run's peers started beside ours, seeded alike, every key operation sent to each
-  server in turns (the ratios to the best peer).
+  server in turns (the ratios to the best peer), with the CPU each request cost each server,
+  PostgreSQL and the load generator, and the cores each kept busy.
 
 Type-check with `.venv/bin/mypy bench --exclude bench/peer_apps` (the peer apps import
 libraries that only their own virtualenvs have).

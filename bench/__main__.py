@@ -191,7 +191,7 @@ async def _drive(
             elif name == AUTH:
                 summary = await auth(bench, server, log_dir)
             elif name == RIVALS:
-                summary = await rivals(bench, log_dir)
+                summary = await rivals(bench, engine, log_dir)
             elif name == SIZES:
                 summary = await sizes(bench, engine, log_dir)
             else:

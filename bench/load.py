@@ -50,6 +50,8 @@ class Target:
     #: [{"value": id}]}`, rather than by RFC 7644's `members[value eq "id"]` path: django-scim2
     #: knows only the former, scim2-server only the latter (ours both).
     remove_member_by_value: bool = False
+    #: The server's first process, whose tree's CPU the rivals phase reads (`bench.cpu`).
+    pid: int | None = None
 
     @property
     def host(self) -> str:

@@ -66,7 +66,8 @@ def _children() -> dict[int, list[int]]:
     return found
 
 
-def _tree(root: int) -> list[int]:
+def process_tree(root: int) -> list[int]:
+    """`root` and its descendants."""
     children, tree = _children(), [root]
     for pid in tree:
         tree.extend(children.get(pid, []))
@@ -108,6 +109,11 @@ class MemorySampler:
         self._tree_peak = 0.0
         self._samples = 0
 
+    @property
+    def root(self) -> int | None:
+        """The server's first process, once `start`ed."""
+        return self._root or None
+
     def start(self, root: int) -> None:
         self._root = root
         self._thread = threading.Thread(target=self._run, name=f"rss-{root}", daemon=True)
@@ -125,7 +131,7 @@ class MemorySampler:
                 return
 
     def sample(self) -> None:
-        rss = {pid: mb for pid in _tree(self._root) if (mb := _rss_mb(pid)) is not None}
+        rss = {pid: mb for pid in process_tree(self._root) if (mb := _rss_mb(pid)) is not None}
         if not rss:
             return
         for pid, mb in rss.items():

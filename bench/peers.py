@@ -100,6 +100,7 @@ def _running(
         token=token,
         scim_path=scim_path,
         remove_member_by_value=name == "django-scim2",
+        pid=memory.root,
     )
     return Running(target, WORKERS[name], log, setup, dict(UNSUPPORTED), memory)
 

@@ -7,6 +7,7 @@ deprovision), `bench.listing`, `bench.groups` and `bench.graphql`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import random
@@ -141,9 +142,10 @@ async def measure(
     """Run `jobs` into `op` at the run's concurrency (or `concurrency`); a note if the time
     limit stopped them."""
     options = bench.options
-    progress = await drive(
-        jobs, concurrency=concurrency or options.concurrency, seconds=options.phase_seconds
-    )
+    with op.cpu.measuring() if op.cpu else contextlib.nullcontext():
+        progress = await drive(
+            jobs, concurrency=concurrency or options.concurrency, seconds=options.phase_seconds
+        )
     op.elapsed = progress.elapsed
     return (
         f"{op.name}: stopped by the {options.phase_seconds:.0f} s limit"

@@ -263,6 +263,7 @@ def running(engine: str, admin_url: str, log_dir: Path) -> Iterator[Running]:
                     token=token,
                     api_key=api_key,
                     database_url=database_url if engine == "postgresql" else None,
+                    pid=memory.root,
                 ),
                 workers,
                 log,

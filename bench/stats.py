@@ -10,6 +10,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bench.cpu import CpuAccount
 from bench.memory import ServerMemory
 
 #: Error messages kept per operation (the count is always exact).
@@ -28,6 +29,8 @@ class OpResult:
     error_samples: list[str] = field(default_factory=list)
     #: Wall-clock seconds of the loop the operation ran in (throughput = count / elapsed).
     elapsed: float = 0.0
+    #: Where set, what its requests cost the machine's CPU (`bench.cpu`; the rivals phase).
+    cpu: CpuAccount | None = field(default=None, repr=False)
 
     @classmethod
     def single(cls, name: str, seconds: float) -> OpResult:
@@ -62,6 +65,7 @@ class OpResult:
             max_ms=_round(max(ms)) if ms else None,
             error_samples=list(self.error_samples),
             samples_ms=[_round(v) for v in ms] if 0 < count <= RAW_SAMPLES_UP_TO else None,
+            cpu_us_per_op=self.cpu.spent.per_op_us(count + self.errors) if self.cpu else None,
         )
 
 
@@ -93,6 +97,9 @@ class OpSummary:
     max_ms: float | None
     error_samples: list[str]
     samples_ms: list[float] | None
+    #: Microseconds of CPU per request by part (`bench.cpu.PARTS`) and the cores busy; None
+    #: where not measured (every phase but the rivals', and runs stored before).
+    cpu_us_per_op: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 from bench.calibration import CPU_AT_END, CPU_AT_START
 from bench.ceiling import AUDITED_WRITE, ONE_WRITE
+from bench.cpu import PARTS as CPU_PARTS
 from bench.graphql import FIRST_PAGE as GRAPHQL_FIRST
 from bench.groups import SMALL_GROUP, measured
 from bench.listing import CONTAINS, FIRST_PAGE, STARTS_WITH, WALK
 from bench.phases import LOOKUP_EXTERNAL_ID, LOOKUP_ID, LOOKUP_USER_NAME, SYNC_PAIR, Options
 from bench.rivals import KINDS as RIVAL_KINDS
+from bench.rivals import MEASURED, PROJECTED, SIZED_KINDS, SIZES, SMALL, op_name
 from bench.rivals import NAME as RIVALS
-from bench.rivals import SIZED_KINDS, SIZES, SMALL, op_name
 from bench.stats import OpSummary, PhaseSummary, RunRecord
 from bench.writes import DEPROVISION, UPDATE_EMAIL, UPDATE_PATCH, UPDATE_PUT
 
@@ -223,10 +224,9 @@ def rivals_table(runs: list[RunRecord]) -> list[str]:
         ]
         for kind in RIVAL_KINDS:
             rates = [_rate(_op(phase, op_name(server, kind))) for server in servers]
-            ratio = phase.figures.get(f"{kind}: ours / best peer")
-            cells = [kind, *map(cell, rates), f"{ratio:.2f}x" if ratio else "-"]
-            lines.append("| " + " | ".join([*cells, f">= {leads[kind]:g}x"]) + " |")
-        lines.append("")
+            ratio = _figure_cell(phase, kind, MEASURED)
+            lines.append(_row([kind, *map(cell, rates), ratio, f">= {leads[kind]:g}x"]))
+        lines += ["", *_cpu_table(phase, servers)]
     if lines:
         lines.append(
             "ops/s of a server with errors are left out (`-`). The ratio of an operation is"
@@ -234,6 +234,47 @@ def rivals_table(runs: list[RunRecord]) -> list[str]:
             " alike; the tables below compare runs made one after the other."
         )
         lines.append("")
+    return lines
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _figure_cell(phase: PhaseSummary, kind: str, figure: str) -> str:
+    """A rivals phase's ratio of `kind` (`bench.rivals._figures`)."""
+    ratio = phase.figures.get(f"{kind}: {figure}")
+    return f"{ratio:.2f}x" if ratio else "-"
+
+
+def _cpu_cell(op: OpSummary | None) -> str:
+    cpu = op.cpu_us_per_op if op else None
+    if not cpu:
+        return "-"
+    spent = " / ".join(f"{cpu[part]:,.0f}" for part in CPU_PARTS)
+    return f"{spent} ({cpu['cores']:.2f})"
+
+
+def _cpu_table(phase: PhaseSummary, servers: list[str]) -> list[str]:
+    """The rivals phase's CPU per request (`bench.cpu`), where it was measured."""
+    if not any(op.cpu_us_per_op for op in phase.ops):
+        return []
+    lines = [
+        "CPU per request in the same turns, us: server / database / load generator (cores busy):",
+        "",
+        f"| operation | {' | '.join(servers)} | ours / best peer, a core per worker |",
+        "|---|" + "---:|" * (len(servers) + 1),
+    ]
+    for kind in RIVAL_KINDS:
+        cells = [_cpu_cell(_op(phase, op_name(server, kind))) for server in servers]
+        lines.append(_row([kind, *cells, _figure_cell(phase, kind, PROJECTED)]))
+    lines += [
+        "",
+        "The last column is a projection from these figures, not a measurement: each server's"
+        " rate if every worker had a core of its own (ours 2, scim2-server 1, django-scim2 2),"
+        " the database and the load generator theirs (`bench.rivals._figures`).",
+        "",
+    ]
     return lines
 
 

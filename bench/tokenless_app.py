@@ -35,5 +35,5 @@ async def _anyone(*, tenant_id: UUID, secret: str, security: Security) -> Actor:
 
 
 def create_app() -> Litestar:
-    context.tokens = SimpleNamespace(authenticate_scim=_anyone)  # type: ignore[assignment]
+    context.tokens = SimpleNamespace(authenticate_scim=_anyone)  # type: ignore[assignment,attr-defined]
     return create_served_app()
