@@ -29,7 +29,8 @@ class OpResult:
     error_samples: list[str] = field(default_factory=list)
     #: Wall-clock seconds of the loop the operation ran in (throughput = count / elapsed).
     elapsed: float = 0.0
-    #: Where set, what its requests cost the machine's CPU (`bench.cpu`; the rivals phase).
+    #: Where set, what its requests cost the machine's CPU (`bench.cpu`; the operations of
+    #: the rivals and sizes phases, whose servers run in turns).
     cpu: CpuAccount | None = field(default=None, repr=False)
 
     @classmethod
@@ -98,7 +99,7 @@ class OpSummary:
     error_samples: list[str]
     samples_ms: list[float] | None
     #: Microseconds of CPU per request by part (`bench.cpu.PARTS`) and the cores busy; None
-    #: where not measured (every phase but the rivals', and runs stored before).
+    #: where not measured (every phase but the rivals' and the sizes', and runs stored before).
     cpu_us_per_op: dict[str, float] | None = None
 
 

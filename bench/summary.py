@@ -271,8 +271,8 @@ def _cpu_table(phase: PhaseSummary, servers: list[str]) -> list[str]:
     lines += [
         "",
         "The last column is a projection from these figures, not a measurement: each server's"
-        " rate if every worker had a core of its own (ours 2, scim2-server 1, django-scim2 2),"
-        " the database and the load generator theirs (`bench.rivals._figures`).",
+        " rate if every worker of it had a core of its own (its workers over its server CPU per"
+        " request), the database and the load generator theirs (`bench.rivals._figures`).",
         "",
     ]
     return lines
