@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from bench.memory import PROC, process_tree
+from bench.memory import PROC, process_tree, processes
 
 SERVER, DATABASE, CLIENT = "server", "database", "client"
 PARTS = (SERVER, DATABASE, CLIENT)
@@ -44,17 +44,6 @@ def _cpu_s(pid: int) -> float | None:
         except (OSError, IndexError, ValueError):
             continue  # the thread just exited
     return total_ns / 1e9
-
-
-def _postgres_pids() -> list[int]:
-    pids = []
-    for comm in PROC.glob("[0-9]*/comm"):
-        try:
-            if comm.read_text().strip() == "postgres":
-                pids.append(int(comm.parent.name))
-        except (OSError, ValueError):
-            continue  # the process just exited
-    return pids
 
 
 def _by_pid(pids: list[int]) -> dict[int, float]:
@@ -119,4 +108,6 @@ class CpuAccount:
             self.spent.add(before, self.read(), client_s, wall_s)
 
     def read(self) -> CpuReading:
-        return CpuReading(_by_pid(process_tree(self.root)), _by_pid(_postgres_pids()))
+        everyone = processes()
+        postgres = [process.pid for process in everyone if process.comm == "postgres"]
+        return CpuReading(_by_pid(process_tree(self.root, everyone)), _by_pid(postgres))

@@ -53,22 +53,34 @@ class ServerMemory:
         )
 
 
-def _children() -> dict[int, list[int]]:
-    """Every process's children, by the parent pid in `/proc/<pid>/stat`."""
-    found: dict[int, list[int]] = {}
+@dataclass(frozen=True)
+class Process:
+    pid: int
+    ppid: int
+    #: The command's name as `/proc/<pid>/stat` gives it (`postgres` for every backend).
+    comm: str
+
+
+def processes() -> list[Process]:
+    """Every process of the machine, from one pass over `/proc/*/stat`."""
+    found = []
     for stat in PROC.glob("[0-9]*/stat"):
         try:
-            # After "pid (comm)", which may hold spaces and parentheses: state, ppid, …
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            # "pid (comm) state ppid …", where comm may hold spaces and parentheses.
+            head, tail = stat.read_text().rsplit(")", 1)
+            ppid = int(tail.split()[1])
         except (OSError, IndexError, ValueError):
             continue  # the process just exited
-        found.setdefault(ppid, []).append(int(stat.parent.name))
+        found.append(Process(int(stat.parent.name), ppid, head.split("(", 1)[1]))
     return found
 
 
-def process_tree(root: int) -> list[int]:
-    """`root` and its descendants."""
-    children, tree = _children(), [root]
+def process_tree(root: int, everyone: list[Process] | None = None) -> list[int]:
+    """`root` and its descendants (among `everyone`, by default read now)."""
+    children: dict[int, list[int]] = {}
+    for process in processes() if everyone is None else everyone:
+        children.setdefault(process.ppid, []).append(process.pid)
+    tree = [root]
     for pid in tree:
         tree.extend(children.get(pid, []))
     return tree
